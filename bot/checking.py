@@ -1,0 +1,113 @@
+"""``check``: render every item × language × platform the configuration needs, within limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.app import App
+from bot.dataset import Item
+from bot.errors import BotError
+from bot.rendering.render import DEFAULT_LIMITS, PLATFORMS, PlatformLimits
+
+Verdict = Literal["ok", "shortened", "fallback", "skipped", "warning", "error"]
+
+
+@dataclass(frozen=True)
+class Row:
+    item_id: str
+    language: str
+    cells: dict[str, str]
+    verdict: Verdict
+    note: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Row]:
+        return [r for r in self.rows if r.verdict == "error"]
+
+    def table(self) -> str:
+        header = ["item", "lang", *PLATFORMS, "status"]
+        body = [
+            [
+                r.item_id,
+                r.language,
+                *(r.cells.get(p, "–") for p in PLATFORMS),
+                r.verdict + (f": {r.note}" if r.note else ""),
+            ]
+            for r in self.rows
+        ]
+        widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header) - 1)]
+        lines = []
+        for line in [header, *body]:
+            lines.append(
+                "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False))
+                + "  "
+                + line[-1]
+            )
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for row in self.rows:
+            counts[row.verdict] = counts.get(row.verdict, 0) + 1
+        parts = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
+        return f"{len(self.rows)} item × language rows: {parts}"
+
+
+def check_all(app: App, limits: dict[str, PlatformLimits] | None = None) -> Report:
+    """Render everything the configured accounts could post; never raises for one bad item."""
+    limits = {**DEFAULT_LIMITS, **(limits or {})}
+    languages = list(dict.fromkeys(lang for a in app.accounts for lang in a.languages))
+    fallbacks = {a.fallback_language for a in app.accounts if a.fallback_language}
+    today = app.today()
+    report = Report()
+    for item in app.dataset:
+        for language in languages:
+            report.rows.append(_check_one(app, item, language, fallbacks, today, limits))
+    return report
+
+
+def _check_one(
+    app: App,
+    item: Item,
+    language: str,
+    fallbacks: Iterable[str],
+    today: dt.date,
+    limits: dict[str, PlatformLimits],
+) -> Row:
+    unresolved = app.renderer.unresolved_links(item)
+    if unresolved:
+        return Row(
+            item.id,
+            language,
+            {},
+            "warning",
+            f"link {unresolved[0]} is site-relative: set SITE_BASE_URL to post this item",
+        )
+    if not item.is_open(today):
+        return Row(item.id, language, {}, "skipped", "closed or inactive")
+    available = item.languages()
+    post_language, note = language, ""
+    verdict: Verdict = "ok"
+    if available is not None and language not in available:
+        usable = [f for f in fallbacks if f in available]
+        if not usable:
+            return Row(item.id, language, {}, "skipped", f"no {language} text, no fallback")
+        post_language, verdict, note = usable[0], "fallback", f"posted in {usable[0]}"
+    cells: dict[str, str] = {}
+    for platform in PLATFORMS:
+        try:
+            post = app.renderer.render(item, post_language, platform, limits[platform])
+        except BotError as exc:
+            return Row(item.id, language, cells, "error", str(exc))
+        cells[platform] = f"{post.length}/{post.limit}" + ("*" if post.truncated else "")
+        if post.truncated and verdict == "ok":
+            verdict, note = "shortened", "* description shortened to fit"
+    return Row(item.id, language, cells, verdict, note)

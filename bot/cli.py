@@ -1,0 +1,227 @@
+"""The ``leavex-bot`` command line: a thin click layer over the library.
+
+Each command loads and validates everything it needs first; operator errors (config, dataset,
+templates) become a clear message and exit code 2, other bot errors exit code 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from bot.errors import BotError, ConfigError, InputError, Problem
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(exc: BotError) -> None:
+    from bot.logs import mask
+
+    click.echo(f"Error: {mask(str(exc))}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def handles_errors(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BotError as exc:
+            _fail(exc)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_app(ctx: click.Context) -> App:
+    from bot import logs
+    from bot.app import App
+
+    options = ctx.find_root().params
+    app = App.load(options.get("env_file"))
+    level = "DEBUG" if options.get("verbose") else app.settings.log_level
+    logs.setup(level, app.settings.log_format)
+    ctx.call_on_close(app.close)
+    return app
+
+
+def _parse_slot(value: str | None, app: App) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            [Problem("--slot", f"{value!r} is not an ISO-8601 time such as 2026-11-21T10:00")]
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=app.tz)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Env file to read settings from (default: .env in the current folder, if present).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+@click.version_option(package_name="leavex-bot")
+def cli(env_file: Path | None, verbose: bool) -> None:
+    """Announce the LeaveX network's initiatives and petitions on Mastodon and Bluesky.
+
+    With no account configured, every command works as a dry run on the bundled dataset.
+    """
+
+
+@cli.command()
+@click.option("--account", "account_name", help="Only this account.")
+@click.option(
+    "-n",
+    "count",
+    type=click.IntRange(1, 1000),
+    default=3,
+    show_default=True,
+    help="How many upcoming slots to show per account.",
+)
+@click.pass_context
+@handles_errors
+def preview(ctx: click.Context, account_name: str | None, count: int) -> None:
+    """Show the next N posts of each account as they would appear, with their counted length."""
+    from bot.poster import Poster
+    from bot.publishing.base import OutgoingPost
+    from bot.publishing.console import ConsolePublisher, format_post
+    from bot.schedule import next_slots
+
+    app = load_app(ctx)
+    with app.open_store() as store:
+        poster = Poster(store, app.dataset, app.renderer, today=app.today)
+        for account in app.select(account_name):
+            publisher = ConsolePublisher(account.platform, tz=app.tz)
+            slots = list(next_slots(account, app.settings.timezone, app.now(), count))
+            click.echo(
+                f"# {account.label}: schedule {account.schedule!r} ({app.settings.timezone}),"
+                f" languages {', '.join(account.languages)} ({account.language_mode})"
+            )
+            for slot_at, post, note in poster.preview(account, publisher, slots):
+                if post is None:
+                    click.echo(f"── {account.name} · slot {slot_at:%Y-%m-%d %H:%M %Z} · {note}")
+                    continue
+                shown = OutgoingPost(
+                    account.name,
+                    account.platform,
+                    post.item_id,
+                    post.language,
+                    slot_at,
+                    post.text,
+                    post.facets,
+                    post.card,
+                    key="",
+                )
+                suffix = " · shortened" if post.truncated else ""
+                click.echo(
+                    format_post(shown, publisher.limits, app.tz)
+                    + (f"\n│ ({suffix[3:]})" if suffix else "")
+                )
+            click.echo()
+
+
+@cli.command()
+@click.pass_context
+@handles_errors
+def check(ctx: click.Context) -> None:
+    """Validate config, dataset and templates, and render every item × language × platform.
+
+    Prints a table; exits non-zero if anything cannot be posted as configured.
+    """
+    from bot.checking import check_all
+
+    app = load_app(ctx)
+    report = check_all(app)
+    click.echo(report.table())
+    click.echo(report.summary())
+    if report.errors:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--account", "account_name", help="Only this account.")
+@click.option(
+    "--slot", help="The slot to post (ISO-8601; default: the current slot of each account)."
+)
+@click.pass_context
+@handles_errors
+def post(ctx: click.Context, account_name: str | None, slot: str | None) -> None:
+    """Publish one slot now. Running it again for the same slot posts nothing new."""
+    from bot.worker import run_once
+
+    app = load_app(ctx)
+    outcomes = run_once(app, app.select(account_name), _parse_slot(slot, app))
+    if any(o.status == "failed" for o in outcomes):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Run the current slot of every account and exit.")
+@click.pass_context
+@handles_errors
+def run(ctx: click.Context, once: bool) -> None:
+    """Run the scheduler: post each account's slots as its schedule fires (Procfile worker)."""
+    from bot.worker import Worker, run_once
+
+    app = load_app(ctx)
+    if once:
+        outcomes = run_once(app, app.accounts, None)
+        if any(o.status == "failed" for o in outcomes):
+            sys.exit(1)
+        return
+    Worker(app).run()
+
+
+@cli.command()
+@click.option("--account", "account_name", help="Only this account.")
+@click.option("--item", "item_id", help="Only this item.")
+@click.option(
+    "-n",
+    "limit",
+    type=click.IntRange(1, 10_000),
+    default=20,
+    show_default=True,
+    help="How many posts to show.",
+)
+@click.option("--dry-run", "dry_run", is_flag=True, help="Show the dry-run history instead.")
+@click.pass_context
+@handles_errors
+def history(
+    ctx: click.Context, account_name: str | None, item_id: str | None, limit: int, dry_run: bool
+) -> None:
+    """Show what was posted (newest first), with links."""
+    app = load_app(ctx)
+    if not dry_run and all(a.dry_run for a in app.accounts):
+        dry_run = True
+        click.echo("(no live account configured: showing the dry-run history)")
+    with app.open_store() as store:
+        rows = store.history(account=account_name, item_id=item_id, dry_run=dry_run, limit=limit)
+    if not rows:
+        click.echo("nothing posted yet")
+        return
+    for row in rows:
+        where = row.remote_url or (row.error and f"error: {row.error}") or ""
+        click.echo(
+            f"{row.slot_at}  {row.account:<12} {row.status:<9} {row.language}  "
+            f"{row.item_id:<28} {where}"
+        )
+
+
+def main() -> None:
+    cli(prog_name="leavex-bot")
+
+
+_ = InputError  # re-exported for callers that catch CLI-level input errors

@@ -1,0 +1,354 @@
+"""Configuration from environment variables and an env file (``.env`` by default).
+
+Every setting is documented in ``config.example.env``. Accounts come in two forms:
+
+* the default accounts, from ``MASTODON_API_BASE_URL`` + ``MASTODON_ACCESS_TOKEN`` (account
+  ``mastodon``) and ``BLUESKY_HANDLE`` + ``BLUESKY_APP_PASSWORD`` (account ``bluesky``);
+* any number of named accounts, ``ACCOUNTS__<NAME>__<FIELD>=value``, e.g.
+  ``ACCOUNTS__FR__PLATFORM=mastodon`` and ``ACCOUNTS__FR__LANGUAGES=fr``.
+
+With no account at all, :func:`resolve_accounts` returns one dry-run Mastodon and one dry-run
+Bluesky account that post every language of ``POST_LANGUAGES``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError, Problem
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_DATA_DIR = PROJECT_ROOT / "data"
+BUNDLED_TEMPLATES_DIR = PROJECT_ROOT / "templates"
+
+Platform = Literal["mastodon", "bluesky"]
+LanguageMode = Literal["rotate", "all"]
+Visibility = Literal["public", "unlisted", "private", "direct"]
+
+
+def default_database_url() -> str:
+    """SQLite under the XDG state folder: ``~/.local/state/leavex-bot/state.sqlite3``."""
+    state_home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return f"sqlite:///{Path(state_home) / 'leavex-bot' / 'state.sqlite3'}"
+
+
+def _split_list(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _check_languages(codes: list[str] | None) -> list[str] | None:
+    if codes is None:
+        return None
+    if not codes:
+        raise ValueError("needs at least one language, e.g. de,en,fr")
+    for code in codes:
+        if not re.fullmatch(r"[a-z]{2}", code):
+            raise ValueError(f"{code!r} is not an ISO 639-1 language code like de, en or fr")
+    if len(set(codes)) != len(codes):
+        raise ValueError("lists a language twice")
+    return codes
+
+
+def _check_cron(expression: str | None) -> str | None:
+    if expression is None:
+        return None
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"{expression!r} is not a 5-field cron expression (minute hour day month weekday),"
+            " e.g. '0 10 * * *'"
+        )
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expression, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"{expression!r} is not a valid cron expression: {exc}") from None
+    return expression
+
+
+def _check_http_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    url = url.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/?#]+(?::\d+)?(?:/\S*)?", url):
+        raise ValueError(f"{url!r} is not an http(s) URL such as https://example.org")
+    return url
+
+
+class AccountSettings(BaseModel):
+    """One named account, from ``ACCOUNTS__<NAME>__<FIELD>`` variables."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    platform: Platform
+    languages: Annotated[list[str] | None, NoDecode] = None
+    schedule: str | None = None
+    language_mode: LanguageMode | None = None
+    fallback_language: str | None = None
+    enabled: bool = True
+    # Mastodon
+    api_base_url: str | None = None
+    access_token: SecretStr | None = None
+    visibility: Visibility | None = None
+    # Bluesky
+    service_url: str | None = None
+    handle: str | None = None
+    app_password: SecretStr | None = None
+
+    _split = field_validator("languages", mode="before")(_split_list)
+    _langs = field_validator("languages")(_check_languages)
+    _cron = field_validator("schedule")(_check_cron)
+    _urls = field_validator("api_base_url", "service_url")(_check_http_url)
+
+    @model_validator(mode="after")
+    def _credentials(self) -> AccountSettings:
+        needed = (
+            ("api_base_url", "access_token")
+            if self.platform == "mastodon"
+            else ("handle", "app_password")
+        )
+        missing = [name.upper() for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.platform} account needs {' and '.join(missing)}")
+        return self
+
+
+class Settings(BaseSettings):
+    """All settings. Field names are the environment variable names, lower-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    post_schedule: str = "0 10 * * *"
+    timezone: str = "Europe/Berlin"
+    post_languages: Annotated[list[str], NoDecode] = Field(default=["de", "en", "fr"])
+    language_mode: LanguageMode = "rotate"
+    fallback_language: str | None = None
+    database_url: str = Field(default_factory=default_database_url)
+    data_dir: Path = BUNDLED_DATA_DIR
+    templates_dir: Path = BUNDLED_TEMPLATES_DIR
+    site_base_url: str | None = None
+    dry_run: bool = False
+    catch_up_grace: int = Field(default=3600, ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    mastodon_visibility: Visibility = "public"
+    mastodon_api_base_url: str | None = None
+    mastodon_access_token: SecretStr | None = Field(default=None, validate_default=True)
+    bluesky_service_url: str = "https://bsky.social"
+    bluesky_handle: str | None = None
+    bluesky_app_password: SecretStr | None = Field(default=None, validate_default=True)
+    accounts: dict[str, AccountSettings] = Field(default_factory=dict)
+
+    _split = field_validator("post_languages", mode="before")(_split_list)
+    _cron = field_validator("post_schedule")(_check_cron)
+    _urls = field_validator("site_base_url", "mastodon_api_base_url", "bluesky_service_url")(
+        _check_http_url
+    )
+
+    @field_validator("post_languages")
+    @classmethod
+    def _langs(cls, codes: list[str]) -> list[str]:
+        checked = _check_languages(codes)
+        assert checked is not None
+        return checked
+
+    @field_validator("fallback_language", mode="before")
+    @classmethod
+    def _fallback(cls, code: object) -> object:
+        if code == "":
+            return None
+        if isinstance(code, str) and not re.fullmatch(r"[a-z]{2}", code):
+            raise ValueError(f"{code!r} is not an ISO 639-1 language code (or empty to skip)")
+        return code
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{name!r} is not an IANA time zone such as Europe/Berlin") from None
+        return name
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, url: str) -> str:
+        if not re.match(r"(sqlite:///|postgres(ql)?(\+psycopg)?://)", url):
+            raise ValueError(
+                "must start with sqlite:/// (a file path) or postgresql:// (or postgres://)"
+            )
+        return url
+
+    @field_validator("data_dir", "templates_dir")
+    @classmethod
+    def _folder(cls, path: Path) -> Path:
+        if not path.is_dir():
+            raise ValueError(f"{str(path)!r} is not a folder")
+        return path
+
+    @field_validator("mastodon_access_token")
+    @classmethod
+    def _mastodon_pair(cls, token: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if (token is None) != (info.data.get("mastodon_api_base_url") is None):
+            raise ValueError("MASTODON_API_BASE_URL and MASTODON_ACCESS_TOKEN must be set together")
+        return token
+
+    @field_validator("bluesky_app_password")
+    @classmethod
+    def _bluesky_pair(cls, password: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if (password is None) != (info.data.get("bluesky_handle") is None):
+            raise ValueError("BLUESKY_HANDLE and BLUESKY_APP_PASSWORD must be set together")
+        return password
+
+
+@dataclass(frozen=True)
+class Account:
+    """A resolved account: every per-account setting filled in from the global defaults."""
+
+    name: str
+    platform: Platform
+    languages: tuple[str, ...]
+    schedule: str
+    language_mode: LanguageMode
+    fallback_language: str | None
+    dry_run: bool
+    api_base_url: str | None = None
+    access_token: SecretStr | None = None
+    visibility: Visibility = "public"
+    service_url: str | None = None
+    handle: str | None = None
+    app_password: SecretStr | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.platform}{', dry run' if self.dry_run else ''})"
+
+
+def resolve_accounts(settings: Settings) -> list[Account]:
+    """The configured accounts, or the two dry-run demo accounts when none is configured."""
+    common: dict[str, Any] = {
+        "languages": tuple(settings.post_languages),
+        "schedule": settings.post_schedule,
+        "language_mode": settings.language_mode,
+        "fallback_language": settings.fallback_language,
+        "dry_run": settings.dry_run,
+    }
+    accounts: list[Account] = []
+    if settings.mastodon_api_base_url:
+        accounts.append(
+            Account(
+                name="mastodon",
+                platform="mastodon",
+                api_base_url=settings.mastodon_api_base_url,
+                access_token=settings.mastodon_access_token,
+                visibility=settings.mastodon_visibility,
+                **common,
+            )
+        )
+    if settings.bluesky_handle:
+        accounts.append(
+            Account(
+                name="bluesky",
+                platform="bluesky",
+                service_url=settings.bluesky_service_url,
+                handle=settings.bluesky_handle,
+                app_password=settings.bluesky_app_password,
+                **common,
+            )
+        )
+    for name, extra in settings.accounts.items():
+        if not extra.enabled:
+            continue
+        accounts.append(
+            Account(
+                name=name,
+                platform=extra.platform,
+                languages=tuple(extra.languages or settings.post_languages),
+                schedule=extra.schedule or settings.post_schedule,
+                language_mode=extra.language_mode or settings.language_mode,
+                fallback_language=extra.fallback_language or settings.fallback_language,
+                dry_run=settings.dry_run,
+                api_base_url=extra.api_base_url,
+                access_token=extra.access_token,
+                visibility=extra.visibility or settings.mastodon_visibility,
+                service_url=extra.service_url or settings.bluesky_service_url,
+                handle=extra.handle,
+                app_password=extra.app_password,
+            )
+        )
+    if not accounts:
+        demo = {**common, "language_mode": "all", "dry_run": True}
+        accounts = [
+            Account(
+                name="mastodon",
+                platform="mastodon",
+                api_base_url="https://mastodon.example",
+                **demo,
+            ),
+            Account(
+                name="bluesky", platform="bluesky", service_url=settings.bluesky_service_url, **demo
+            ),
+        ]
+    names = [a.name for a in accounts]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise ConfigError(
+            [
+                Problem(
+                    f"ACCOUNTS__{name.upper()}",
+                    "this name is taken by a default account (MASTODON_*/BLUESKY_*);"
+                    " choose another",
+                )
+                for name in clashes
+            ]
+        )
+    return accounts
+
+
+def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read the settings; raise :class:`ConfigError` listing every bad variable."""
+    source = str(env_file) if env_file else ".env"
+    if env_file is not None and not env_file.is_file():
+        raise ConfigError([Problem(str(env_file), "env file not found")])
+    try:
+        return Settings(_env_file=env_file or ".env", **overrides)
+    except ValidationError as exc:
+        raise ConfigError(list(_problems(exc)), source=f"environment and {source}") from None
+
+
+def _problems(exc: ValidationError) -> Iterator[Problem]:
+    for error in exc.errors(include_url=False, include_input=False):
+        variable = "__".join(str(part) for part in error["loc"]).upper()
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting (see config.example.env for every setting)"
+        elif error["type"] == "literal_error":
+            message = message.replace("Input should be", "must be")
+        yield Problem(variable, message)

@@ -1,0 +1,246 @@
+"""The dataset: initiatives and petitions of the LeaveX network, read from ``DATA_DIR/*.toml``.
+
+Each top-level table of a data file is one item, keyed by its stable id. The format is documented
+in ``data/README.md``. Loading validates every item and reports every problem at once, naming the
+file, the item id and the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bot.errors import DatasetError, Problem
+
+ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+#: Hashtags as Mastodon and Bluesky recognise them: letters, digits, underscores, not only digits.
+HASHTAG_RE = re.compile(r"^(?!\d+$)[^\W](?:[\w]{0,99})$")
+EUROPE = "Europe"
+#: UN M.49 code for Europe, which Babel localizes like any ISO 3166 territory.
+EUROPE_TERRITORY = "150"
+
+
+def _language(code: str) -> str:
+    if not re.fullmatch(r"[a-z]{2}", code):
+        raise ValueError(f"{code!r} is not an ISO 639-1 language code (two lower-case letters)")
+    return code
+
+
+def _clean_text(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError(
+            "must not be empty: leave a missing translation out instead of writing an empty string"
+        )
+    return value
+
+
+Language = Annotated[str, AfterValidator(_language)]
+Text = Annotated[str, AfterValidator(_clean_text)]
+HttpUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def _check_url(url: str) -> str:
+    if url.startswith("/"):
+        if url.startswith("//"):
+            raise ValueError(f"{url!r}: protocol-relative links are not allowed; write https://")
+        return url  # site-relative: resolved against SITE_BASE_URL when rendering
+    if not re.fullmatch(r"https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?", url):
+        raise ValueError(f"{url!r} is neither an http(s) URL with a host nor a site-relative /path")
+    return url
+
+
+class Departure(BaseModel):
+    """When and where an organisation or coalition left X (facts from news reports)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    date: dt.date
+    platforms: list[Literal["mastodon", "bluesky"]] = Field(min_length=1)
+    organisations: int | None = Field(default=None, ge=1)
+
+
+class Image(BaseModel):
+    """An image file in the data folder, used as a link-card thumbnail, with alt texts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: Text
+    alt: dict[Language, Text] = Field(default_factory=dict)
+
+
+class Item(BaseModel):
+    """One initiative or petition."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+    kind: Literal["initiative", "petition"]
+    name: Text
+    names: dict[Language, Text] = Field(default_factory=dict)
+    aliases: list[Text] = Field(default_factory=list)
+    urls: list[Annotated[HttpUrl, AfterValidator(_check_url)]] = Field(min_length=1)
+    country: str | None = None
+    hashtags: list[str] = Field(default_factory=list)
+    description: dict[Language, Text] = Field(default_factory=dict)
+    starts: dt.date | None = None
+    ends: dt.date | None = None
+    active: bool = True
+    departure: Departure | None = None
+    image: Image | None = None
+
+    @field_validator("hashtags")
+    @classmethod
+    def _hashtags(cls, tags: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for tag in tags:
+            if tag.startswith("#"):
+                raise ValueError(f"{tag!r}: write hashtags without the leading '#'")
+            if not HASHTAG_RE.match(tag):
+                raise ValueError(
+                    f"{tag!r} is not a hashtag (letters, digits and _ only, not only digits)"
+                )
+            if tag.casefold() in seen:
+                raise ValueError(f"{tag!r} is listed twice")
+            seen.add(tag.casefold())
+        return tags
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, code: str | None) -> str | None:
+        if code is None or code == EUROPE:
+            return code
+        if not re.fullmatch(r"[A-Z]{2}", code) or code not in _territories():
+            raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code (or {EUROPE!r})")
+        return code
+
+    @model_validator(mode="after")
+    def _dates(self) -> Item:
+        if self.starts and self.ends and self.ends < self.starts:
+            raise ValueError(f"ends ({self.ends}) is before starts ({self.starts})")
+        return self
+
+    @property
+    def url(self) -> str:
+        """The primary link."""
+        return self.urls[0]
+
+    @property
+    def territory(self) -> str | None:
+        """The Babel territory code of :attr:`country` (Europe is UN M.49 ``150``)."""
+        return EUROPE_TERRITORY if self.country == EUROPE else self.country
+
+    def name_in(self, language: str) -> str:
+        return self.names.get(language, self.name)
+
+    def languages(self) -> frozenset[str] | None:
+        """Languages this item has a text in; ``None`` if it needs none (a bare petition link)."""
+        return frozenset(self.description) if self.description else None
+
+    def is_open(self, today: dt.date) -> bool:
+        """Active, started and not yet ended on ``today``."""
+        if not self.active:
+            return False
+        if self.starts and today < self.starts:
+            return False
+        return not (self.ends and today > self.ends)
+
+
+def _territories() -> Mapping[str, str]:
+    from babel import Locale
+
+    territories: Mapping[str, str] = Locale("en").territories
+    return territories
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The validated items in file order, with the file each came from."""
+
+    items: tuple[Item, ...]
+    sources: Mapping[str, Path]
+
+    def __iter__(self) -> Iterator[Item]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @cached_property
+    def by_id(self) -> dict[str, Item]:
+        return {item.id: item for item in self.items}
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Changes whenever the set or order of item ids changes."""
+        return hashlib.sha256("\n".join(i.id for i in self.items).encode()).hexdigest()[:16]
+
+
+def load_dataset(data_dir: Path) -> Dataset:
+    """Load and validate every ``*.toml`` file in ``data_dir``; raise :class:`DatasetError`."""
+    if not data_dir.is_dir():
+        raise DatasetError([Problem(str(data_dir), "data folder does not exist")])
+    files = sorted(data_dir.glob("*.toml"))
+    if not files:
+        raise DatasetError([Problem(str(data_dir), "no *.toml data files found")])
+    problems: list[Problem] = []
+    items: list[Item] = []
+    sources: dict[str, Path] = {}
+    for path in files:
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            problems.append(Problem(str(path), f"not valid TOML: {exc}"))
+            continue
+        for item_id, raw in document.items():
+            where = f"{path}: item {item_id!r}"
+            if not isinstance(raw, dict):
+                problems.append(Problem(where, "must be a table ([id] with fields below it)"))
+                continue
+            if item_id in sources:
+                problems.append(Problem(where, f"id already used in {sources[item_id]}"))
+                continue
+            try:
+                item = Item.model_validate({"id": item_id, **raw})
+            except ValidationError as exc:
+                problems.extend(_problems(where, exc))
+                continue
+            items.append(item)
+            sources[item_id] = path
+    if problems:
+        raise DatasetError(problems)
+    return Dataset(tuple(items), sources)
+
+
+def _problems(where: str, exc: ValidationError) -> Iterator[Problem]:
+    for error in exc.errors(include_url=False):
+        loc = ".".join(str(part) for part in error["loc"]) or "(item)"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field (see data/README.md for the fields an item may have)"
+        if error["type"] == "missing":
+            message = "required field is missing"
+        yield Problem(f"{where}, field {loc!r}", message)
+
+
+def raw_fields(raw: dict[str, Any]) -> set[str]:
+    """Names of the fields an item table uses (for tools that rewrite data files)."""
+    return set(raw)

@@ -1,0 +1,290 @@
+"""Posting a slot: select, render, record the plan, publish, record the outcome.
+
+The plan is written before the platform is called (write-ahead), with the idempotency key or
+record key the platform will see, so a crash or a lost response leaves a row that a re-run
+completes with the very same key instead of posting twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bot.config import Account
+from bot.dataset import Dataset
+from bot.errors import (
+    PermanentPublishError,
+    PublishError,
+    RenderError,
+    TransientPublishError,
+)
+from bot.logs import log_event
+from bot.publishing.base import OutgoingPost, Publisher, idempotency_key, new_tid
+from bot.rendering.render import LinkCard, RenderedPost, Renderer
+from bot.rendering.text import Facet
+from bot.selection import Selector, Simulation, slot_key
+from bot.state import PostRecord, Store, iso
+
+log = logging.getLogger("bot.poster")
+
+OutcomeStatus = Literal["posted", "failed", "already-posted", "claimed", "nothing-to-post"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one post of a slot."""
+
+    account: str
+    slot_key: str
+    status: OutcomeStatus
+    item_id: str | None = None
+    language: str | None = None
+    url: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of transient errors within one slot: bounded in count and in total time."""
+
+    attempts: int = 4
+    budget: float = 300.0
+    base_delay: float = 2.0
+    max_delay: float = 120.0
+
+
+def payload(post: RenderedPost) -> str:
+    """What besides the text a retry must send identically (facets, link card)."""
+    return json.dumps(
+        {
+            "facets": [[f.start, f.end, f.kind, f.value] for f in post.facets],
+            "card": None
+            if post.card is None
+            else [post.card.uri, post.card.title, post.card.description],
+        },
+        ensure_ascii=False,
+    )
+
+
+def outgoing(record: PostRecord) -> OutgoingPost:
+    data = json.loads(record.payload)
+    card = data.get("card")
+    return OutgoingPost(
+        account=record.account,
+        platform=record.platform,
+        item_id=record.item_id,
+        language=record.language,
+        slot_at=dt.datetime.strptime(record.slot_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),
+        text=record.text,
+        facets=tuple(Facet(s, e, k, v) for s, e, k, v in data.get("facets", [])),
+        card=LinkCard(*card) if card else None,
+        key=record.remote_key,
+    )
+
+
+class Poster:
+    """Runs slots for accounts against a store, a dataset and a renderer."""
+
+    def __init__(
+        self,
+        store: Store,
+        dataset: Dataset,
+        renderer: Renderer,
+        *,
+        today: Callable[[], dt.date] = dt.date.today,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.dataset = dataset
+        self.renderer = renderer
+        self.today = today
+        self.retry = retry or RetryPolicy()
+        self.sleep = sleep
+        self.clock = clock
+        renderable = {item.id for item in dataset if not renderer.unresolved_links(item)}
+        self.selector = Selector(store, dataset, can_render=renderable)
+
+    # -- choosing and rendering ---------------------------------------------------------------
+
+    def candidates(
+        self,
+        account: Account,
+        slot_language: str,
+        publisher: Publisher,
+        simulation: Simulation | None = None,
+    ) -> Iterator[RenderedPost]:
+        """Rendered posts in selection order; items that cannot be rendered are logged and
+        skipped (``check`` reports them)."""
+        today = self.today()
+        for item in self.selector.candidates(account, slot_language, today, simulation):
+            language = self.selector.language_for(item, slot_language, account, today)
+            assert language is not None
+            try:
+                yield self.renderer.render(item, language, account.platform, publisher.limits)
+            except RenderError as exc:
+                log_event(
+                    log,
+                    "post.unrenderable",
+                    logging.WARNING,
+                    account=account.name,
+                    item=item.id,
+                    language=language,
+                    error=str(exc),
+                )
+
+    def preview(
+        self, account: Account, publisher: Publisher, slots: list[dt.datetime]
+    ) -> list[tuple[dt.datetime, RenderedPost | None, str]]:
+        """What the next slots would post, without recording anything."""
+        simulation = Simulation()
+        result: list[tuple[dt.datetime, RenderedPost | None, str]] = []
+        for slot_at in slots:
+            for key, slot_language in self._keys(account, slot_at, simulation):
+                existing = self.store.get_post(account.name, key, account.dry_run)
+                if existing and existing.status in ("posted", "planned"):
+                    result.append((slot_at, None, f"already {existing.status}: {existing.item_id}"))
+                    continue
+                post = next(self.candidates(account, slot_language, publisher, simulation), None)
+                if post is None:
+                    result.append((slot_at, None, "nothing eligible to post"))
+                    continue
+                item = self.dataset.by_id[post.item_id]
+                simulation.record(item, slot_language, slot_at)
+                result.append((slot_at, post, key))
+        return result
+
+    def _keys(
+        self, account: Account, slot_at: dt.datetime, simulation: Simulation | None = None
+    ) -> list[tuple[str, str]]:
+        if account.language_mode == "all":
+            return [(slot_key(slot_at, lang, "all"), lang) for lang in account.languages]
+        existing = self.store.get_post(account.name, iso(slot_at), account.dry_run)
+        if existing is not None:
+            return [(existing.slot_key, existing.slot_language)]
+        language = self.selector.rotate_language(account, simulation)
+        return [(slot_key(slot_at, language, "rotate"), language)]
+
+    # -- posting ------------------------------------------------------------------------------
+
+    def run_slot(
+        self, account: Account, publisher: Publisher, slot_at: dt.datetime
+    ) -> list[Outcome]:
+        """Post everything this slot owes; safe to call again for the same slot."""
+        return [
+            self._run_one(account, publisher, slot_at, key, slot_language)
+            for key, slot_language in self._keys(account, slot_at)
+        ]
+
+    def _run_one(
+        self,
+        account: Account,
+        publisher: Publisher,
+        slot_at: dt.datetime,
+        key: str,
+        slot_language: str,
+    ) -> Outcome:
+        record = self.store.get_post(account.name, key, account.dry_run)
+        if record is None:
+            post = next(self.candidates(account, slot_language, publisher), None)
+            if post is None:
+                log_event(
+                    log,
+                    "post.nothing_eligible",
+                    logging.WARNING,
+                    account=account.name,
+                    slot=key,
+                    language=slot_language,
+                )
+                return Outcome(account.name, key, "nothing-to-post", language=slot_language)
+            remote_key = (
+                new_tid() if account.platform == "bluesky" else idempotency_key(account.name, key)
+            )
+            record, created = self.store.plan(
+                account=account.name,
+                platform=account.platform,
+                slot_at=slot_at,
+                slot_key=key,
+                dry_run=account.dry_run,
+                item_id=post.item_id,
+                slot_language=slot_language,
+                language=post.language,
+                text=post.text,
+                payload=payload(post),
+                remote_key=remote_key,
+            )
+            if not created:  # another worker planned it between our read and our insert
+                return Outcome(account.name, key, "claimed", record.item_id, record.language)
+        elif record.status in ("posted", "retracted"):
+            return Outcome(
+                account.name,
+                key,
+                "already-posted",
+                record.item_id,
+                record.language,
+                url=record.remote_url,
+            )
+        return self._publish(account, publisher, record)
+
+    def _publish(self, account: Account, publisher: Publisher, record: PostRecord) -> Outcome:
+        started = self.clock()
+        delay = self.retry.base_delay
+        fields = {
+            "account": account.name,
+            "item": record.item_id,
+            "language": record.language,
+            "slot": record.slot_key,
+            "dry_run": account.dry_run or None,
+        }
+        for attempt in range(1, self.retry.attempts + 1):
+            self.store.start_attempt(record.id)
+            try:
+                published = publisher.publish(outgoing(record))
+            except TransientPublishError as exc:
+                wait = min(
+                    exc.retry_after if exc.retry_after is not None else delay, self.retry.max_delay
+                )
+                remaining = self.retry.budget - (self.clock() - started)
+                log_event(
+                    log,
+                    "post.retry",
+                    logging.WARNING,
+                    **fields,
+                    attempt=attempt,
+                    error=str(exc),
+                    wait=round(wait, 1),
+                )
+                if attempt == self.retry.attempts or wait > remaining:
+                    return self._failed(record, exc, fields)
+                self.sleep(wait)
+                delay = min(delay * 2, self.retry.max_delay)
+                continue
+            except PermanentPublishError as exc:
+                return self._failed(record, exc, fields)
+            posted = self.store.mark_posted(record, published.remote_id, published.url)
+            log_event(
+                log, "post.published", logging.INFO, **fields, outcome="posted", url=published.url
+            )
+            return Outcome(
+                account.name,
+                record.slot_key,
+                "posted",
+                posted.item_id,
+                posted.language,
+                url=published.url,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _failed(self, record: PostRecord, exc: PublishError, fields: dict[str, Any]) -> Outcome:
+        reason = f"{exc.status} {exc}" if exc.status else str(exc)
+        self.store.mark_failed(record, reason)
+        log_event(log, "post.failed", logging.ERROR, **fields, outcome="failed", error=reason)
+        return Outcome(
+            record.account, record.slot_key, "failed", record.item_id, record.language, error=reason
+        )

@@ -1,0 +1,9 @@
+"""Publishing: one seam, :class:`Publisher`; console, Mastodon and Bluesky implementations.
+
+Mastodon.py and atproto are imported only inside their publishers, so commands that do not
+publish (``preview``, ``check``, ``--help``) never pay for importing them.
+"""
+
+from bot.publishing.base import OutgoingPost, Published, Publisher
+
+__all__ = ["OutgoingPost", "Published", "Publisher"]

@@ -1,0 +1,68 @@
+"""The publishing seam: a publisher is one method, :meth:`Publisher.publish`, plus ``close``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.rendering.render import LinkCard, PlatformLimits
+from bot.rendering.text import Facet
+
+
+@dataclass(frozen=True)
+class OutgoingPost:
+    """A rendered post ready to send, with the key that makes sending it idempotent.
+
+    ``key`` is the Mastodon ``Idempotency-Key`` or the Bluesky record key (a TID), chosen and
+    recorded before the first attempt, so every retry sends the same one.
+    """
+
+    account: str
+    platform: str
+    item_id: str
+    language: str
+    slot_at: dt.datetime
+    text: str
+    facets: tuple[Facet, ...]
+    card: LinkCard | None
+    key: str
+
+
+@dataclass(frozen=True)
+class Published:
+    """Where a post ended up."""
+
+    remote_id: str
+    url: str | None
+
+
+class Publisher(Protocol):
+    """Sends posts to one account. Raises :class:`bot.errors.PublishError` subclasses only."""
+
+    #: the account's limits, used to render its posts
+    limits: PlatformLimits
+
+    def publish(self, post: OutgoingPost) -> Published: ...
+
+    def close(self) -> None: ...
+
+
+def idempotency_key(account: str, slot_key: str) -> str:
+    """Stable across retries and restarts: derived from the account and the slot only."""
+    digest = hashlib.sha256(f"leavex-bot\0{account}\0{slot_key}".encode()).hexdigest()
+    return f"leavex-{digest[:40]}"
+
+
+_B32_SORTABLE = "234567abcdefghijklmnopqrstuvwxyz"
+
+
+def new_tid(micros: int | None = None, clock_id: int | None = None) -> str:
+    """A new AT Protocol TID (13 base32-sortable characters): a post's record key."""
+    micros = time.time_ns() // 1000 if micros is None else micros
+    clock_id = secrets.randbelow(1024) if clock_id is None else clock_id
+    value = ((micros & ((1 << 53) - 1)) << 10) | (clock_id & 0x3FF)
+    return "".join(_B32_SORTABLE[(value >> (5 * i)) & 31] for i in reversed(range(13)))

@@ -1,0 +1,51 @@
+"""The dry-run publisher: prints each post as it would be published."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import TextIO
+
+from bot.publishing.base import OutgoingPost, Published
+from bot.rendering.render import DEFAULT_LIMITS, PlatformLimits
+
+
+class ConsolePublisher:
+    """Writes posts to a stream instead of a platform; never fails."""
+
+    def __init__(
+        self,
+        platform: str,
+        limits: PlatformLimits | None = None,
+        stream: TextIO | None = None,
+        tz: dt.tzinfo | None = None,
+    ) -> None:
+        self.limits = limits or DEFAULT_LIMITS[platform]
+        self.stream = stream or sys.stdout
+        self.tz = tz
+
+    def publish(self, post: OutgoingPost) -> Published:
+        self.stream.write(format_post(post, self.limits, self.tz, dry_run=True) + "\n")
+        self.stream.flush()
+        return Published(remote_id=f"dry-run:{post.key}", url=None)
+
+    def close(self) -> None:
+        return None
+
+
+def format_post(
+    post: OutgoingPost,
+    limits: PlatformLimits,
+    tz: dt.tzinfo | None = None,
+    *,
+    dry_run: bool = False,
+) -> str:
+    length = limits.measure(post.text)
+    slot = post.slot_at.astimezone(tz) if tz else post.slot_at
+    mode = ", dry run" if dry_run else ""
+    head = (
+        f"── {post.account} [{post.platform}{mode}] · {post.language} · {post.item_id}"
+        f" · slot {slot:%Y-%m-%d %H:%M %Z} · {length}/{limits.max_graphemes} characters"
+    )
+    body = "\n".join(f"│ {line}" if line else "│" for line in post.text.splitlines())
+    return f"{head}\n{body}"

@@ -1,0 +1,287 @@
+"""Render an item into a post for one platform and language, within that platform's limits.
+
+Templates live in ``TEMPLATES_DIR/<language>/<kind>.j2``, with an optional platform variant
+``<kind>.<platform>.j2`` where the text must differ. A post that is too long gets its description
+shortened at a word boundary with an ellipsis; the name, the links and the hashtags are never cut.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+
+from bot.dataset import Item
+from bot.errors import RenderError, TemplateError
+from bot.rendering import text as rt
+from bot.rendering.typography import apply as typography
+
+Platform = Literal["mastodon", "bluesky"]
+KINDS = ("initiative", "petition")
+PLATFORMS: tuple[Platform, ...] = ("mastodon", "bluesky")
+ELLIPSIS = "…"
+
+
+@dataclass(frozen=True)
+class PlatformLimits:
+    """How long a post may be, as the platform's server counts it."""
+
+    max_graphemes: int
+    max_bytes: int | None = None
+    #: Mastodon counts every http(s) URL as this many characters; ``None``: URLs count as shown.
+    url_length: int | None = None
+
+    def measure(self, text: str) -> int:
+        if self.url_length is not None:
+            return rt.mastodon_length(text, self.url_length)
+        return rt.graphemes(text)
+
+    def fits(self, text: str) -> bool:
+        if self.max_bytes is not None and rt.utf8_len(text) > self.max_bytes:
+            return False
+        return self.measure(text) <= self.max_graphemes
+
+
+MASTODON_DEFAULT_LIMITS = PlatformLimits(max_graphemes=500, url_length=23)
+BLUESKY_LIMITS = PlatformLimits(max_graphemes=300, max_bytes=3000)
+DEFAULT_LIMITS: Mapping[str, PlatformLimits] = {
+    "mastodon": MASTODON_DEFAULT_LIMITS,
+    "bluesky": BLUESKY_LIMITS,
+}
+
+
+@dataclass(frozen=True)
+class LinkCard:
+    """A link preview (Bluesky's ``app.bsky.embed.external``)."""
+
+    uri: str
+    title: str
+    description: str
+
+
+@dataclass(frozen=True)
+class RenderedPost:
+    """A post exactly as it will be sent: text, facets and length as the platform counts it."""
+
+    item_id: str
+    kind: str
+    platform: Platform
+    language: str
+    text: str
+    facets: tuple[rt.Facet, ...]
+    length: int
+    limit: int
+    truncated: bool
+    card: LinkCard | None
+    template: str
+
+
+class TemplateSet:
+    """The Jinja2 templates of one folder, loaded with ``StrictUndefined``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(folder)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,  # noqa: S701 -- plain text, not HTML: the platforms escape it
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            auto_reload=False,
+        )
+
+    def languages(self) -> list[str]:
+        return sorted(p.name for p in self.folder.iterdir() if p.is_dir() and len(p.name) == 2)
+
+    def get(self, language: str, kind: str, platform: str) -> jinja2.Template:
+        names = [f"{language}/{kind}.{platform}.j2", f"{language}/{kind}.j2"]
+        for name in names:
+            try:
+                return self.env.get_template(name)
+            except jinja2.TemplateNotFound:
+                continue
+            except jinja2.TemplateSyntaxError as exc:
+                raise TemplateError(
+                    f"{self.folder / (exc.name or name)}, line {exc.lineno}: {exc.message}"
+                ) from None
+        raise TemplateError(
+            f"no template for language {language!r}, kind {kind!r}: create {self.folder / names[1]}"
+        )
+
+    def check_all(self, languages: list[str]) -> None:
+        """Compile every template the given languages need; raise on the first bad one."""
+        for language in languages:
+            for kind in KINDS:
+                for platform in PLATFORMS:
+                    self.get(language, kind, platform)
+
+
+@lru_cache(maxsize=64)
+def _locale(language: str) -> Any:
+    from babel import Locale
+
+    return Locale.parse(language)
+
+
+def country_name(territory: str | None, language: str) -> str | None:
+    if territory is None:
+        return None
+    return str(_locale(language).territories.get(territory, territory))
+
+
+def _departure(item: Item, language: str, today: dt.date) -> dict[str, Any] | None:
+    if item.departure is None:
+        return None
+    from babel.dates import format_date
+    from babel.lists import format_list
+
+    names = {"mastodon": "Mastodon", "bluesky": "Bluesky"}
+    return {
+        "date": format_date(item.departure.date, format="long", locale=language),
+        "platforms": format_list([names[p] for p in item.departure.platforms], locale=language),
+        "past": item.departure.date <= today,
+    }
+
+
+_BLANK_LINES = re.compile(r"\n{3,}")
+_TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
+_CUT_PUNCTUATION = ",;:—–-(«\"'“„ "
+
+
+class Renderer:
+    """Turns an item into a :class:`RenderedPost` for a platform and language."""
+
+    def __init__(
+        self,
+        templates: TemplateSet,
+        *,
+        site_base_url: str | None = None,
+        today: dt.date | None = None,
+    ) -> None:
+        self.templates = templates
+        self.site_base_url = site_base_url.rstrip("/") if site_base_url else None
+        self.today = today
+
+    def absolute(self, url: str) -> str | None:
+        """``url`` with a site-relative path resolved; ``None`` if that needs SITE_BASE_URL."""
+        if not url.startswith("/"):
+            return url
+        return f"{self.site_base_url}{url}" if self.site_base_url else None
+
+    def unresolved_links(self, item: Item) -> list[str]:
+        return [url for url in item.urls if self.absolute(url) is None]
+
+    def render(
+        self,
+        item: Item,
+        language: str,
+        platform: Platform,
+        limits: PlatformLimits | None = None,
+    ) -> RenderedPost:
+        limits = limits or DEFAULT_LIMITS[platform]
+        today = self.today or dt.datetime.now(dt.UTC).date()
+        urls = [self.absolute(url) for url in item.urls]
+        if None in urls:
+            raise RenderError(
+                f"item {item.id!r}: the site-relative link {item.urls[urls.index(None)]!r}"
+                " needs SITE_BASE_URL"
+            )
+        if item.description and language not in item.description:
+            raise RenderError(f"item {item.id!r} has no {language!r} text")
+        template = self.templates.get(language, item.kind, platform)
+        description = item.description.get(language)
+        context: dict[str, Any] = {
+            "item_id": item.id,
+            "kind": item.kind,
+            "platform": platform,
+            "language": language,
+            "name": item.name_in(language),
+            "aliases": item.aliases,
+            "country": country_name(item.territory, language),
+            "url": urls[0],
+            "urls": urls,
+            "departure": _departure(item, language, today),
+        }
+
+        def attempt(desc: str | None) -> list[rt.Segment]:
+            return self._finish(template, item, context, desc, language, platform)
+
+        segments = attempt(description)
+        text = rt.join(segments)
+        truncated = False
+        if not limits.fits(text) and description:
+            truncated = True
+            segments = self._shorten(attempt, description, limits)
+            text = rt.join(segments)
+        if not limits.fits(text):
+            raise RenderError(
+                f"item {item.id!r} ({language}, {platform}) is {limits.measure(text)} characters"
+                f" long without its description; the limit is {limits.max_graphemes}"
+            )
+        card = LinkCard(urls[0] or "", item.name_in(language), description or "")
+        return RenderedPost(
+            item_id=item.id,
+            kind=item.kind,
+            platform=platform,
+            language=language,
+            text=text,
+            facets=tuple(rt.facets(segments)),
+            length=limits.measure(text),
+            limit=limits.max_graphemes,
+            truncated=truncated,
+            card=card if platform == "bluesky" else None,
+            template=str(template.filename or template.name),
+        )
+
+    def _finish(
+        self,
+        template: jinja2.Template,
+        item: Item,
+        context: dict[str, Any],
+        description: str | None,
+        language: str,
+        platform: Platform,
+    ) -> list[rt.Segment]:
+        shown = " ".join(filter(None, [context["name"], description]))
+        present = {seg.target.casefold() for seg in rt.segment(shown) if seg.kind == "tag"}
+        hashtags = [f"#{tag}" for tag in item.hashtags if tag.casefold() not in present]
+        try:
+            raw = template.render(context, description=description, hashtags=hashtags)
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(f"{template.filename}: item {item.id!r}: {exc.message}") from None
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"{template.filename}: item {item.id!r}: {exc}") from None
+        raw = _BLANK_LINES.sub("\n\n", _TRAILING_SPACE.sub("", raw)).strip()
+        segments = [
+            rt.Segment("text", typography(language, s.text)) if s.kind == "text" else s
+            for s in rt.segment(raw)
+        ]
+        if platform == "bluesky":
+            segments = list(rt.shorten_links(segments))
+        return segments
+
+    @staticmethod
+    def _shorten(
+        attempt: Callable[[str | None], list[rt.Segment]],
+        description: str,
+        limits: PlatformLimits,
+    ) -> list[rt.Segment]:
+        words = description.split(" ")
+        best = attempt(None)
+        low, high = 1, len(words) - 1
+        while low <= high:  # binary search for the most words that still fit
+            middle = (low + high) // 2
+            cut = " ".join(words[:middle]).rstrip(_CUT_PUNCTUATION) + ELLIPSIS
+            segments = attempt(cut)
+            if limits.fits(rt.join(segments)):
+                best, low = segments, middle + 1
+            else:
+                high = middle - 1
+        return best

@@ -1,0 +1,137 @@
+"""Rich text: links and hashtags in a post, and how each platform counts its length.
+
+Bluesky makes links and hashtags clickable only through *facets* with UTF-8 byte offsets; Mastodon
+counts every http(s) URL as a fixed number of characters. Both count grapheme clusters, not code
+points, so ``len()`` is never used for a length here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+import regex
+
+GRAPHEME = regex.compile(r"\X")
+# An http(s) URL up to whitespace; trailing punctuation is not part of it (see _trim_url).
+URL = regex.compile(r"https?://[^\s<>\"]+", regex.IGNORECASE)
+# Bluesky's hashtag rule (app.bsky.richtext detection): after start or whitespace, '#' or '＃',
+# not only digits, no trailing punctuation, at most 64 graphemes.
+_INVISIBLE = "\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
+TAG = regex.compile(
+    r"(?:^|(?<=\s))[#＃]"
+    rf"((?!\ufe0f)[^\s{_INVISIBLE}]*[^\d\s\p{{P}}{_INVISIBLE}]+[^\s{_INVISIBLE}]*)"
+)
+TRAILING_PUNCTUATION = regex.compile(r"\p{P}+$")
+MENTION = regex.compile(r"(?<![\w@])(@[\w.-]+)@[\w.-]+\.[a-z]{2,}", regex.IGNORECASE)
+
+
+def graphemes(text: str) -> int:
+    """Number of extended grapheme clusters (what users see as characters)."""
+    return len(GRAPHEME.findall(text))
+
+
+def utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of post text: plain text, a link (shown as ``text``, to ``target``) or a tag."""
+
+    kind: Literal["text", "link", "tag"]
+    text: str
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class Facet:
+    """A link or hashtag at UTF-8 byte offsets ``[start, end)`` of the post text."""
+
+    start: int
+    end: int
+    kind: Literal["link", "tag"]
+    value: str
+
+
+def _trim_url(url: str) -> str:
+    # Closing brackets belong to the URL only when it opened them (Wikipedia-style links).
+    while url and url[-1] in ".,;:!?'\"»)]}":
+        if url[-1] == ")" and url.count("(") >= url.count(")"):
+            break
+        url = url[:-1]
+    return url
+
+
+def segment(text: str) -> list[Segment]:
+    """Split text into plain runs, http(s) links and hashtags, in order."""
+    spans: list[tuple[int, int, Segment]] = []
+    for match in URL.finditer(text):
+        url = _trim_url(match.group())
+        if urlsplit(url).hostname:
+            spans.append((match.start(), match.start() + len(url), Segment("link", url, url)))
+    for match in TAG.finditer(text):
+        tag = TRAILING_PUNCTUATION.sub("", match.group(1))
+        start = match.start()
+        end = start + 1 + len(tag)
+        if not tag or graphemes(tag) > 64 or any(s < end and start < e for s, e, _ in spans):
+            continue
+        spans.append((start, end, Segment("tag", text[start:end], tag)))
+    spans.sort(key=lambda span: span[0])
+    out: list[Segment] = []
+    position = 0
+    for start, end, seg in spans:
+        if start > position:
+            out.append(Segment("text", text[position:start]))
+        out.append(seg)
+        position = end
+    if position < len(text):
+        out.append(Segment("text", text[position:]))
+    return out
+
+
+def join(segments: Iterable[Segment]) -> str:
+    return "".join(s.text for s in segments)
+
+
+def facets(segments: Iterable[Segment]) -> list[Facet]:
+    """Byte-offset facets for every link and hashtag segment."""
+    out: list[Facet] = []
+    offset = 0
+    for seg in segments:
+        size = utf8_len(seg.text)
+        if seg.kind != "text":
+            out.append(Facet(offset, offset + size, seg.kind, seg.target))
+        offset += size
+    return out
+
+
+def short_url(url: str, max_path: int = 15) -> str:
+    """How Bluesky clients display a link: host and path without scheme, long paths cut."""
+    parts = urlsplit(url)
+    host = parts.netloc.removeprefix("www.")
+    path = "" if parts.path in ("", "/") else parts.path
+    path += f"?{parts.query}" if parts.query else ""
+    path += f"#{parts.fragment}" if parts.fragment else ""
+    if len(path) > max_path:
+        path = path[: max_path - 2] + "…"
+    return host + path
+
+
+def shorten_links(segments: Iterable[Segment]) -> Iterator[Segment]:
+    for seg in segments:
+        yield Segment("link", short_url(seg.target), seg.target) if seg.kind == "link" else seg
+
+
+def mastodon_length(text: str, url_length: int = 23) -> int:
+    """Length as Mastodon counts it: graphemes, every http(s) URL as ``url_length``,
+    ``@user@domain`` as ``@user``."""
+    total = 0
+    for seg in segment(text):
+        if seg.kind == "link":
+            total += url_length
+        else:
+            total += graphemes(MENTION.sub(r"\1", seg.text))
+    return total
