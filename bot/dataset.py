@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -232,7 +232,7 @@ def load_dataset(data_dir: Path) -> Dataset:
 
 def _problems(where: str, exc: ValidationError) -> Iterator[Problem]:
     for error in exc.errors(include_url=False):
-        loc = ".".join(str(part) for part in error["loc"]) or "(item)"
+        loc = ".".join(str(part) for part in error["loc"] if part != "[key]") or "(item)"
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown field (see data/README.md for the fields an item may have)"
@@ -240,7 +240,3 @@ def _problems(where: str, exc: ValidationError) -> Iterator[Problem]:
             message = "required field is missing"
         yield Problem(f"{where}, field {loc!r}", message)
 
-
-def raw_fields(raw: dict[str, Any]) -> set[str]:
-    """Names of the fields an item table uses (for tools that rewrite data files)."""
-    return set(raw)

@@ -1,0 +1,309 @@
+"""Rendering: every post fits its platform as the server counts it, and reads right."""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.dataset import Item
+from bot.errors import RenderError, TemplateError
+from bot.rendering import text as rt
+from bot.rendering.render import (
+    BLUESKY_LIMITS,
+    MASTODON_DEFAULT_LIMITS,
+    PLATFORMS,
+    PlatformLimits,
+    Renderer,
+    TemplateSet,
+)
+from bot.rendering.typography import NNBSP, french
+from tests.helpers import bundled_dataset, renderer
+
+LANGUAGES = ("de", "en", "fr")
+
+
+def _combinations() -> list[tuple[str, str, str]]:
+    dataset = bundled_dataset()
+    return [
+        (item.id, lang, platform)
+        for item in dataset
+        for lang in LANGUAGES
+        for platform in PLATFORMS
+        if item.languages() is None or lang in (item.languages() or ())
+    ]
+
+
+@pytest.mark.parametrize(("item_id", "language", "platform"), _combinations())
+def test_every_item_renders_within_limits(item_id: str, language: str, platform: str) -> None:
+    """Every item × language × platform renders within the platform's limits, with its name,
+    its links as facets, and its hashtags."""
+    item = bundled_dataset().by_id[item_id]
+    post = renderer().render(item, language, platform)  # type: ignore[arg-type]
+    limits = MASTODON_DEFAULT_LIMITS if platform == "mastodon" else BLUESKY_LIMITS
+    assert limits.fits(post.text)
+    assert post.length <= post.limit
+    if platform == "bluesky":
+        assert rt.graphemes(post.text) <= 300
+        assert rt.utf8_len(post.text) <= 3000
+    assert item.name_in(language) in post.text
+    links = [f.value for f in post.facets if f.kind == "link"]
+    assert links[0] == renderer().absolute(item.url)
+    tags = {f.value.casefold() for f in post.facets if f.kind == "tag"}
+    assert {t.casefold() for t in item.hashtags} <= tags
+    raw = post.text.encode()
+    for facet in post.facets:
+        shown = raw[facet.start : facet.end].decode()
+        if facet.kind == "tag":
+            assert shown == f"#{facet.value}"
+        elif platform == "bluesky":
+            assert shown == rt.short_url(facet.value)
+        else:
+            assert shown == facet.value
+
+
+def test_country_names_are_localized() -> None:
+    """Country names come from Babel in the post's language."""
+    item = bundled_dataset().by_id["make-socials-social-again"]
+    r = renderer()
+    assert "(Niederlande)" in r.render(item, "de", "mastodon").text
+    assert "(Netherlands)" in r.render(item, "en", "mastodon").text
+    assert "(Pays-Bas)" in r.render(item, "fr", "mastodon").text
+
+
+def test_europe_is_a_country_value() -> None:
+    """The open letter's country 'Europe' is localized like a country."""
+    item = bundled_dataset().by_id["leavex-open-letter"]
+    assert "(Europa)" in renderer().render(item, "de", "mastodon").text
+
+
+def test_departure_date_is_localized_and_tensed() -> None:
+    """The departure date is written in the post's language, in the past once it has passed."""
+    item = bundled_dataset().by_id["11-11-11"]
+    after = renderer(today=dt.date(2026, 1, 1))
+    before = renderer(today=dt.date(2025, 1, 1))
+    assert "Hat X am 20. Januar 2025 verlassen" in after.render(item, "de", "mastodon").text
+    assert "Verlässt X am 20. Januar 2025" in before.render(item, "de", "mastodon").text
+    assert "Left X on January 20, 2025 for Bluesky." in after.render(item, "en", "mastodon").text
+    assert (
+        "A quitté X le 20 janvier 2025 pour Bluesky." in after.render(item, "fr", "mastodon").text
+    )
+
+
+def test_french_typography_in_posts() -> None:
+    """French posts have a narrow no-break space before ':' and inside guillemets, and links
+    keep their own punctuation."""
+    item = bundled_dataset().by_id["cesser-twitter-x"]
+    text = renderer().render(item, "fr", "mastodon").text
+    assert f"Pétition{NNBSP}:" in text
+    assert f"«{NNBSP}Cesser" in text
+    assert f"gouvernement{NNBSP}»" in text
+    assert "https://politipet.fr/2610" in text
+    musk = renderer().render(bundled_dataset().by_id["musk-stoppen"], "fr", "mastodon").text
+    assert "teilnehmen?bucket=" in musk  # the '?' inside the URL is untouched
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("Leur raison : X", f"Leur raison{NNBSP}: X"),
+        ("Vraiment?", f"Vraiment{NNBSP}?"),
+        ("Oui ! Non ; peut-être ?", f"Oui{NNBSP}! Non{NNBSP}; peut-être{NNBSP}?"),
+        ("à 9:30 heures", "à 9:30 heures"),
+        ("« citation »", f"«{NNBSP}citation{NNBSP}»"),
+        ("Quoi?!", f"Quoi{NNBSP}?!"),
+    ],
+)
+def test_french_spacing_rules(before: str, after: str) -> None:
+    """French spacing is applied before : ; ! ? and inside guillemets, not inside times."""
+    assert french(before) == after
+
+
+def test_site_relative_link_needs_site_base_url() -> None:
+    """The LeaveX item cannot render without SITE_BASE_URL, and resolves with it."""
+    item = bundled_dataset().by_id["leavex"]
+    with pytest.raises(RenderError, match="SITE_BASE_URL"):
+        renderer(site=None).render(item, "en", "mastodon")
+    post = renderer(site="https://leavex.example.org/").render(item, "en", "mastodon")
+    assert "https://leavex.example.org/about" in post.text
+
+
+def test_mastodon_counts_urls_as_23() -> None:
+    """A long URL counts 23 characters on Mastodon, and mentions count without their domain."""
+    url = "https://example.org/" + "a" * 200
+    assert rt.mastodon_length(f"x {url}") == 2 + 23
+    assert rt.mastodon_length("hi @alice@example.social") == len("hi @alice")
+
+
+def test_graphemes_not_code_points() -> None:
+    """Length counts grapheme clusters: a family emoji is one, not seven."""
+    assert rt.graphemes("👨‍👩‍👧‍👦") == 1
+    assert rt.graphemes("é") == 1  # e + combining accent
+    assert len("👨‍👩‍👧‍👦") == 7
+
+
+def test_bluesky_short_url() -> None:
+    """Bluesky shows links without scheme and www, with long paths cut."""
+    assert rt.short_url("https://www.helloquitx.com") == "helloquitx.com"
+    assert rt.short_url("https://openpetition.eu/leavex") == "openpetition.eu/leavex"
+    assert rt.short_url("https://github.com/ccamara/X-odus/blob/main/README.md") == (
+        "github.com/ccamara/X-od…"
+    )
+
+
+def test_hashtag_detection_follows_bluesky_rules() -> None:
+    """Hashtags end before punctuation, need a non-digit, and URLs' fragments are not tags."""
+    segs = rt.segment("Go #LeaveX, #2025 and #juntas! https://a.example/#frag")
+    tags = [s.target for s in segs if s.kind == "tag"]
+    links = [s.target for s in segs if s.kind == "link"]
+    assert tags == ["LeaveX", "juntas"]
+    assert links == ["https://a.example/#frag"]
+
+
+def test_trailing_punctuation_is_not_part_of_a_url() -> None:
+    """A URL at the end of a sentence does not swallow the full stop; balanced parens stay."""
+    segs = rt.segment("See https://a.example/x. And (https://en.wikipedia.org/wiki/A_(b)).")
+    assert [s.target for s in segs if s.kind == "link"] == [
+        "https://a.example/x",
+        "https://en.wikipedia.org/wiki/A_(b)",
+    ]
+
+
+def test_facets_use_utf8_byte_offsets() -> None:
+    """Facet offsets count UTF-8 bytes, so text before a link with umlauts shifts them."""
+    segs = rt.segment("Grüße 👋 #Tag https://a.example")
+    facets = rt.facets(segs)
+    raw = "Grüße 👋 #Tag https://a.example".encode()
+    assert [raw[f.start : f.end].decode() for f in facets] == ["#Tag", "https://a.example"]
+
+
+def test_shortening_keeps_name_link_and_hashtags() -> None:
+    """A description too long for Bluesky is cut at a word with an ellipsis; the rest stays."""
+    item = bundled_dataset().by_id["helloquitx"]
+    post = renderer().render(item, "en", "bluesky")
+    assert post.truncated
+    assert "…" in post.text
+    assert post.text.startswith("HelloQuitX (France)")
+    assert "helloquitx.com" in post.text
+    body = post.text.split("\n\n")[1]
+    assert body.endswith("…")
+    words = item.description["en"].split(" ")
+    kept = body.removesuffix("…").split(" ")
+    assert kept == [*words[:len(kept)][:-1], kept[-1]]
+    assert words[len(kept) - 1].startswith(kept[-1])
+
+
+def test_instance_limit_changes_rendering() -> None:
+    """A Mastodon instance with a higher limit gets the full description."""
+    item = bundled_dataset().by_id["helloquitx"]
+    post = renderer().render(item, "en", "mastodon", PlatformLimits(1000, url_length=23))
+    assert not post.truncated
+    assert item.description["en"] in post.text
+
+
+def test_too_long_without_description_is_a_render_error() -> None:
+    """If name, links and hashtags alone exceed the limit, rendering fails instead of cutting."""
+    item = bundled_dataset().by_id["hrk-open-letter"]
+    with pytest.raises(RenderError, match="without its description"):
+        renderer().render(item, "en", "bluesky", PlatformLimits(40))
+
+
+def test_missing_translation_is_a_render_error() -> None:
+    """Rendering an item in a language it has no text in is refused."""
+    with pytest.raises(RenderError, match="no 'de' text"):
+        renderer().render(bundled_dataset().by_id["juntas"], "de", "mastodon")
+
+
+def test_undefined_template_variable_names_template_and_item(tmp_path: object) -> None:
+    """A template using an undefined variable fails with the template file and the item."""
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "petition.j2").write_text("{{ name }} {{ nonsense }}")
+    r = Renderer(TemplateSet(tmp_path))
+    with pytest.raises(
+        TemplateError, match=r"petition\.j2: item 'musk-stoppen': 'nonsense' is undefined"
+    ):
+        r.render(bundled_dataset().by_id["musk-stoppen"], "en", "mastodon")
+
+
+def test_template_syntax_error_names_file_and_line(tmp_path: object) -> None:
+    """A template with a syntax error is reported with file and line."""
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "petition.j2").write_text("line one\n{% if name %}\nno endif\n")
+    with pytest.raises(TemplateError, match=r"en/petition\.j2, line \d"):
+        TemplateSet(tmp_path).get("en", "petition", "mastodon")
+
+
+def test_missing_template_says_which_file_to_create(tmp_path: object) -> None:
+    """A language without templates says which file is missing."""
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    with pytest.raises(TemplateError, match=r"create .*it/initiative\.j2"):
+        TemplateSet(tmp_path).get("it", "initiative", "bluesky")
+
+
+# -- property-based ---------------------------------------------------------------------------
+
+words = st.text(
+    alphabet=st.characters(
+        blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters=" \n\r\t"
+    ),
+    min_size=1,
+    max_size=30,
+)
+descriptions = st.lists(words, min_size=1, max_size=200).map(" ".join)
+names = st.text(alphabet=string.ascii_letters + "äöüéàç -", min_size=1, max_size=40).filter(
+    str.strip
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    description=descriptions,
+    name=names,
+    language=st.sampled_from(LANGUAGES),
+    platform=st.sampled_from(PLATFORMS),
+    tags=st.lists(
+        st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,20}", fullmatch=True),
+        max_size=3,
+        unique_by=str.casefold,
+    ),
+)
+def test_random_unicode_always_fits(
+    description: str, name: str, language: str, platform: str, tags: list[str]
+) -> None:
+    """Whatever Unicode a description holds, the post fits the platform, keeps name, link and
+    hashtags whole, and facets point at exactly their text."""
+    item = Item.model_validate(
+        {
+            "id": "x",
+            "kind": "initiative",
+            "name": name.strip(),
+            "urls": ["https://example.org/path"],
+            "description": {language: description},
+            "hashtags": tags,
+            "country": "DE",
+        }
+    )
+    post = renderer().render(item, language, platform)  # type: ignore[arg-type]
+    limits = MASTODON_DEFAULT_LIMITS if platform == "mastodon" else BLUESKY_LIMITS
+    assert limits.fits(post.text)
+    assert name.strip() in post.text
+    raw = post.text.encode()
+    links = [f for f in post.facets if f.kind == "link"]
+    assert links[-1].value == "https://example.org/path"
+    for facet in post.facets:
+        shown = raw[facet.start : facet.end].decode()
+        if facet.kind == "tag":
+            assert shown[1:] == facet.value
+    present = {f.value.casefold() for f in post.facets if f.kind == "tag"}
+    assert {t.casefold() for t in tags} <= present
