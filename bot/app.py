@@ -16,7 +16,7 @@ from bot.errors import ConfigError, Problem
 from bot.logs import register_secret
 from bot.publishing.base import Publisher
 from bot.rendering.render import Renderer, TemplateSet
-from bot.state import Store
+from bot.state import Store, StoreVault
 
 
 @dataclass
@@ -29,7 +29,7 @@ class App:
     templates: TemplateSet
     renderer: Renderer
     #: Publisher factory; tests and embedders replace it (the httpx ``transport=`` idea).
-    publisher_factory: Callable[[Account, Store, TextIO, dt.tzinfo], Publisher] | None = None
+    publisher_factory: Callable[[Account, Settings, TextIO, dt.tzinfo], Publisher] | None = None
     _publishers: dict[str, Publisher] = field(default_factory=dict)
 
     @classmethod
@@ -73,11 +73,13 @@ class App:
     def open_store(self) -> Store:
         return Store(self.settings.database_url)
 
-    def publisher(self, account: Account, store: Store, stream: TextIO | None = None) -> Publisher:
+    def publisher(self, account: Account, stream: TextIO | None = None) -> Publisher:
         """The account's publisher, created once per process and reused."""
         if account.name not in self._publishers:
             factory = self.publisher_factory or default_publisher
-            self._publishers[account.name] = factory(account, store, stream or sys.stdout, self.tz)
+            self._publishers[account.name] = factory(
+                account, self.settings, stream or sys.stdout, self.tz
+            )
         return self._publishers[account.name]
 
     def close(self) -> None:
@@ -87,7 +89,7 @@ class App:
 
 
 def default_publisher(
-    account: Account, store: Store, stream: TextIO, tz: dt.tzinfo | None = None
+    account: Account, settings: Settings, stream: TextIO, tz: dt.tzinfo | None = None
 ) -> Publisher:
     if account.dry_run:
         from bot.publishing.console import ConsolePublisher
@@ -99,4 +101,6 @@ def default_publisher(
         return MastodonPublisher(account)
     from bot.publishing.bluesky import BlueskyPublisher
 
-    return BlueskyPublisher(account, store)
+    return BlueskyPublisher(
+        account, StoreVault(settings.database_url), image_root=settings.data_dir
+    )

@@ -239,4 +239,3 @@ def _problems(where: str, exc: ValidationError) -> Iterator[Problem]:
         if error["type"] == "missing":
             message = "required field is missing"
         yield Problem(f"{where}, field {loc!r}", message)
-

@@ -70,8 +70,10 @@ class JsonFormatter(logging.Formatter):
 def setup(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.set_name("leavex-bot")
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace our own handler from an earlier call; leave others (pytest's caplog) alone.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "leavex-bot"] + [handler]
     root.setLevel(level)
     # Third-party libraries log request details (URLs, sometimes headers) at DEBUG/INFO.
     for noisy in ("httpx", "httpcore", "urllib3", "apscheduler", "requests"):

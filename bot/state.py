@@ -461,3 +461,23 @@ class Store:
 
     def delete_value(self, key: str) -> None:
         self.execute("DELETE FROM kv WHERE key = ?", (key,))
+
+
+class StoreVault:
+    """Small values (a Bluesky session string) in the ``kv`` table, from any thread: each call
+    opens its own short-lived connection."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def get_value(self, key: str) -> str | None:
+        with Store(self.url) as store:
+            return store.get_value(key)
+
+    def set_value(self, key: str, value: str) -> None:
+        with Store(self.url) as store:
+            store.set_value(key, value)
+
+    def delete_value(self, key: str) -> None:
+        with Store(self.url) as store:
+            store.delete_value(key)

@@ -37,7 +37,7 @@ def run_once(app: App, accounts: Sequence[Account], slot: dt.datetime | None) ->
                 log_event(log, "slot.none", account=account.name, schedule=account.schedule)
                 continue
             try:
-                publisher = app.publisher(account, store)
+                publisher = app.publisher(account)
                 results = poster.run_slot(account, publisher, slot_at)
             except BotError as exc:
                 log_event(

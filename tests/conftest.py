@@ -62,3 +62,28 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state.sqlite3'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(scope="session")
+def pds() -> Iterator[object]:
+    """A real Bluesky PDS on 127.0.0.1 (rate limits off), shared by the session."""
+    from tests.support.pds import pds_server
+
+    yield from pds_server()
+
+
+@pytest.fixture(scope="session")
+def pds_rate_limited() -> Iterator[object]:
+    """A second real PDS with its production rate limits on (30 logins per 5 minutes)."""
+    from tests.support.pds import pds_server
+
+    yield from pds_server(rate_limits=True)
+
+
+@pytest.fixture
+def mastodon() -> Iterator[object]:
+    """The project's Mastodon API test server on 127.0.0.1, fresh for each test."""
+    from tests.support.mastodon_server import MastodonTestServer
+
+    with MastodonTestServer() as server:
+        yield server

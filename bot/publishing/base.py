@@ -43,8 +43,10 @@ class Published:
 class Publisher(Protocol):
     """Sends posts to one account. Raises :class:`bot.errors.PublishError` subclasses only."""
 
-    #: the account's limits, used to render its posts
-    limits: PlatformLimits
+    @property
+    def limits(self) -> PlatformLimits:
+        """The account's limits, used to render its posts."""
+        ...
 
     def publish(self, post: OutgoingPost) -> Published: ...
 

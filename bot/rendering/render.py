@@ -63,6 +63,8 @@ class LinkCard:
     uri: str
     title: str
     description: str
+    #: picture file (relative to the data folder), used as the card's thumbnail if small enough
+    thumb: str | None = None
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,12 @@ class Renderer:
                 f"item {item.id!r} ({language}, {platform}) is {limits.measure(text)} characters"
                 f" long without its description; the limit is {limits.max_graphemes}"
             )
-        card = LinkCard(urls[0] or "", item.name_in(language), description or "")
+        card = LinkCard(
+            urls[0] or "",
+            item.name_in(language),
+            description or "",
+            thumb=item.image.file if item.image else None,
+        )
         return RenderedPost(
             item_id=item.id,
             kind=item.kind,

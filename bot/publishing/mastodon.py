@@ -1,0 +1,205 @@
+"""The Mastodon publisher (Mastodon.py). Mastodon.py is imported here and nowhere else.
+
+- Every post carries an ``Idempotency-Key`` derived from (account, slot): the server remembers
+  it for an hour after a successful create and returns the original status for a repeat.
+- ``ratelimit_method="throw"`` and a bounded ``request_timeout``: Mastodon.py's default waits
+  (forever) and times out after 300 s. A 429 becomes a transient error whose ``retry_after`` is
+  the server's ``X-RateLimit-Reset`` (an ISO-8601 time, which Mastodon.py converts to epoch).
+- The account's limits come from ``GET /api/v2/instance``, then v1, then 500/23.
+- Exceptions are translated here: ``MastodonRatelimitError`` is not a ``MastodonAPIError``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from mastodon import (
+    Mastodon,
+    MastodonAPIError,
+    MastodonError,
+    MastodonNetworkError,
+    MastodonRatelimitError,
+    MastodonServerError,
+    MastodonUnauthorizedError,
+)
+
+from bot.config import Account
+from bot.errors import PermanentPublishError, PublishError, TransientPublishError
+from bot.logs import log_event, mask
+from bot.publishing.base import OutgoingPost, Published
+from bot.rendering.render import MASTODON_DEFAULT_LIMITS, PlatformLimits
+
+log = logging.getLogger("bot.publishing.mastodon")
+T = TypeVar("T")
+REQUEST_TIMEOUT = 30.0
+
+
+def _status_code(exc: MastodonAPIError) -> int | None:
+    args = exc.args
+    return args[1] if len(args) > 1 and isinstance(args[1], int) else None
+
+
+def _server_message(exc: MastodonAPIError) -> str:
+    args = exc.args
+    if len(args) > 3 and args[3]:
+        return str(args[3])
+    return str(args[0]) if args else type(exc).__name__
+
+
+class MastodonPublisher:
+    """Publishes to one Mastodon account."""
+
+    def __init__(
+        self,
+        account: Account,
+        *,
+        request_timeout: float = REQUEST_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not account.api_base_url or account.access_token is None:
+            raise PermanentPublishError(f"account {account.name}: no Mastodon instance or token")
+        self.account = account
+        self.clock = clock
+        self.client = Mastodon(
+            api_base_url=account.api_base_url,
+            access_token=account.access_token.get_secret_value(),
+            ratelimit_method="throw",
+            request_timeout=request_timeout,
+            version_check_mode="none",
+            user_agent="leavex-bot/0.1",
+        )
+        self._limits: PlatformLimits | None = None
+
+    # -- errors -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _translate(self, action: str) -> Iterator[None]:
+        """Map Mastodon.py's exceptions onto the bot's error tree."""
+        where = f"Mastodon ({self.account.name}) {action}"
+        try:
+            yield
+        except MastodonRatelimitError:
+            reset = self.client.ratelimit_reset
+            wait = max(0.0, float(reset) - self.clock()) if reset else None
+            raise TransientPublishError(
+                f"{where}: rate limited", status=429, retry_after=wait
+            ) from None
+        except MastodonNetworkError as exc:
+            raise TransientPublishError(f"{where}: network error: {mask(str(exc))}") from None
+        except MastodonServerError as exc:
+            status = _status_code(exc)
+            raise TransientPublishError(
+                f"{where}: server error: {_server_message(exc)}", status=status
+            ) from None
+        except MastodonUnauthorizedError as exc:
+            raise PermanentPublishError(
+                f"{where}: the access token was rejected ({_server_message(exc)});"
+                " check MASTODON_ACCESS_TOKEN and its write:statuses scope",
+                status=401,
+            ) from None
+        except MastodonAPIError as exc:
+            status = _status_code(exc)
+            message = f"{where}: {_server_message(exc)}"
+            if status in (408, 425):
+                raise TransientPublishError(message, status=status) from None
+            raise PermanentPublishError(message, status=status) from None
+        except MastodonError as exc:
+            raise PermanentPublishError(f"{where}: {mask(str(exc))}") from None
+
+    # -- publisher ----------------------------------------------------------------------------
+
+    @property
+    def limits(self) -> PlatformLimits:
+        """The instance's status limits (read once per process)."""
+        if self._limits is None:
+            self._limits = self._fetch_limits()
+        return self._limits
+
+    def _fetch_limits(self) -> PlatformLimits:
+        for version in ("v2", "v1"):
+            try:
+                with self._translate(f"GET /api/{version}/instance"):
+                    info = (
+                        self.client.instance_v2() if version == "v2" else self.client.instance_v1()
+                    )
+            except PublishError as exc:
+                log_event(
+                    log,
+                    "mastodon.instance_unavailable",
+                    logging.WARNING,
+                    account=self.account.name,
+                    version=version,
+                    error=str(exc),
+                )
+                continue
+            limits = _limits_from(info)
+            if limits is not None:
+                return limits
+        return MASTODON_DEFAULT_LIMITS
+
+    def publish(self, post: OutgoingPost) -> Published:
+        with self._translate("POST /api/v1/statuses"):
+            status = self.client.status_post(
+                post.text,
+                language=post.language,
+                visibility=self.account.visibility,
+                idempotency_key=post.key,
+            )
+        return Published(remote_id=str(status["id"]), url=status.get("url") or status.get("uri"))
+
+    def delete(self, remote_id: str) -> bool:
+        """Delete a status; ``False`` if it was already gone."""
+        try:
+            with self._translate("DELETE /api/v1/statuses"):
+                self.client.status_delete(remote_id)
+        except PermanentPublishError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def exists(self, remote_id: str) -> bool:
+        try:
+            with self._translate("GET /api/v1/statuses"):
+                self.client.status(remote_id)
+        except PermanentPublishError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def verify(self) -> dict[str, Any]:
+        """Check the credentials without posting: who we are and the instance's limits."""
+        with self._translate("GET /api/v1/accounts/verify_credentials"):
+            me = self.client.account_verify_credentials()
+        limits = self.limits
+        return {
+            "user": f"@{me['acct']}",
+            "max_characters": limits.max_graphemes,
+            "characters_reserved_per_url": limits.url_length,
+        }
+
+    def close(self) -> None:
+        session = getattr(self.client, "session", None)
+        if session is not None:
+            session.close()
+
+
+def _limits_from(info: Any) -> PlatformLimits | None:
+    def get(obj: Any, key: str) -> Any:
+        if obj is None:
+            return None
+        return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
+    statuses = get(get(info, "configuration"), "statuses")
+    maximum = get(statuses, "max_characters") or get(info, "max_toot_chars")
+    per_url = get(statuses, "characters_reserved_per_url")
+    if not isinstance(maximum, int) or maximum <= 0:
+        return None
+    if not isinstance(per_url, int) or per_url < 0:
+        per_url = 23
+    return PlatformLimits(max_graphemes=maximum, url_length=per_url)
