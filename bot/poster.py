@@ -247,9 +247,8 @@ class Poster:
             try:
                 published = publisher.publish(outgoing(record))
             except TransientPublishError as exc:
-                wait = min(
-                    exc.retry_after if exc.retry_after is not None else delay, self.retry.max_delay
-                )
+                # The server's reset time is honoured as given; only our own backoff is capped.
+                wait = exc.retry_after if exc.retry_after is not None else delay
                 remaining = self.retry.budget - (self.clock() - started)
                 log_event(
                     log,
