@@ -10,7 +10,8 @@
 //   PLC_PORT, PDS_PORT, APPVIEW_PORT                       (required; APPVIEW_PORT=0: no stub)
 //   PDS_INFO_FILE=<path>     JSON written (atomically) once every service answers
 //   PDS_RATE_LIMITS=1        turn the PDS's own rate limits on (off by default)
-//   PDS_EXIT_ON_STDIN_EOF=1  shut down when stdin closes (the parent process died)
+//   PDS_EXIT_ON_STDIN_EOF=1  shut down when stdin closes (the parent process died), and then
+//                            delete PDS_DATA_DIR (the instance's state) if that is set
 //   TMPDIR=<dir>             where the PDS puts its sqlite files and blobs (fresh state each start)
 // SIGTERM / SIGINT close the servers and exit 0 (forced exit after 5 s).
 import fs from 'node:fs';
@@ -138,6 +139,7 @@ const pdsConfig = {
 const network = await TestNetworkNoAppView.create({ plc: { port: plcPort }, pds: pdsConfig });
 
 let closing = false;
+let orphaned = false;
 async function shutdown(reason, exitCode = 0) {
   if (closing) return;
   closing = true;
@@ -152,13 +154,21 @@ async function shutdown(reason, exitCode = 0) {
     console.error('serve.mjs: error while closing:', err);
   }
   if (stub) await new Promise((resolve) => stub.close(() => resolve()));
+  // The parent died without stop(): nobody else will delete this instance's state.
+  if (orphaned && process.env.PDS_DATA_DIR) {
+    fs.rmSync(process.env.PDS_DATA_DIR, { recursive: true, force: true });
+  }
   process.exit(exitCode);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 if (process.env.PDS_EXIT_ON_STDIN_EOF === '1') {
-  process.stdin.on('end', () => void shutdown('stdin EOF'));
-  process.stdin.on('error', () => void shutdown('stdin error'));
+  const parentGone = (what) => {
+    orphaned = true;
+    void shutdown(what);
+  };
+  process.stdin.on('end', () => parentGone('stdin EOF'));
+  process.stdin.on('error', () => parentGone('stdin error'));
   process.stdin.resume();
 }
 

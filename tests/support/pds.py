@@ -433,6 +433,7 @@ class PDS:
                 "PDS_INFO_FILE": str(info_file),
                 "PDS_RATE_LIMITS": "1" if self.rate_limits else "0",
                 "PDS_EXIT_ON_STDIN_EOF": "1",
+                "PDS_DATA_DIR": str(data_dir),
                 "TMPDIR": str(data_dir / "tmp"),
             }
         )
