@@ -111,3 +111,36 @@ def _check_one(
         if post.truncated and verdict == "ok":
             verdict, note = "shortened", "* description shortened to fit"
     return Row(item.id, language, cells, verdict, note)
+
+
+def check_accounts(app: App) -> tuple[list[str], dict[str, PlatformLimits], bool]:
+    """Verify every live account's credentials (posting nothing) and collect its limits.
+
+    Returns report lines, the strictest limits per platform, and whether any account failed.
+    """
+    from bot.publishing.base import ManagedPublisher
+
+    lines: list[str] = []
+    limits: dict[str, PlatformLimits] = {}
+    failed = False
+    for account in app.accounts:
+        if account.dry_run:
+            lines.append(f"{account.label}: dry run, not checked online")
+            continue
+        try:
+            publisher = app.publisher(account)
+            if not isinstance(publisher, ManagedPublisher):
+                lines.append(f"{account.label}: cannot be checked online")
+                continue
+            info = publisher.verify()
+            account_limits = publisher.limits
+        except BotError as exc:
+            failed = True
+            lines.append(f"{account.label}: FAILED: {exc}")
+            continue
+        details = ", ".join(f"{k} {v}" for k, v in info.items() if v is not None)
+        lines.append(f"{account.label}: ok, {details}")
+        current = limits.get(account.platform)
+        if current is None or account_limits.max_graphemes < current.max_graphemes:
+            limits[account.platform] = account_limits
+    return lines, limits, failed

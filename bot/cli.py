@@ -134,20 +134,32 @@ def preview(ctx: click.Context, account_name: str | None, count: int) -> None:
 
 
 @cli.command()
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also log in to every account, report its limits and render with them.",
+)
 @click.pass_context
 @handles_errors
-def check(ctx: click.Context) -> None:
+def check(ctx: click.Context, online: bool) -> None:
     """Validate config, dataset and templates, and render every item × language × platform.
 
     Prints a table; exits non-zero if anything cannot be posted as configured.
     """
-    from bot.checking import check_all
+    from bot.checking import check_accounts, check_all
 
     app = load_app(ctx)
-    report = check_all(app)
+    limits = None
+    failed = False
+    if online:
+        lines, limits, failed = check_accounts(app)
+        for line in lines:
+            click.echo(line)
+        click.echo()
+    report = check_all(app, limits)
     click.echo(report.table())
     click.echo(report.summary())
-    if report.errors:
+    if report.errors or failed:
         sys.exit(1)
 
 
@@ -218,6 +230,30 @@ def history(
             f"{row.slot_at}  {row.account:<12} {row.status:<9} {row.language}  "
             f"{row.item_id:<28} {where}"
         )
+
+
+@cli.command()
+@click.argument("item_id")
+@click.option("--dry-run", "dry_run", is_flag=True, help="Retract from the dry-run history.")
+@click.pass_context
+@handles_errors
+def retract(ctx: click.Context, item_id: str, dry_run: bool) -> None:
+    """Delete ITEM_ID's posts on every platform and mark them retracted in the history."""
+    from bot.retract import retract_item
+
+    app = load_app(ctx)
+    if item_id not in app.dataset.by_id:
+        click.echo(f"note: {item_id!r} is not in the dataset (retracting its history anyway)")
+    results = retract_item(app, item_id, dry_run=dry_run)
+    if not results:
+        click.echo(f"nothing posted for {item_id!r}")
+    for r in results:
+        detail = f": {r.error}" if r.error else ""
+        click.echo(f"{r.account:<12} {r.outcome:<12} {r.url or r.remote_id or ''}{detail}")
+    if item_id in app.dataset.by_id and app.dataset.by_id[item_id].active:
+        click.echo(f"to stop posting it, set active = false for [{item_id}] in the data files")
+    if any(r.outcome == "failed" for r in results):
+        sys.exit(1)
 
 
 def main() -> None:

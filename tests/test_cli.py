@@ -182,3 +182,10 @@ def test_preview_and_check_do_not_import_sdks(command: list[str]) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout
     assert "LOADED []" in out
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run runs the README's test command verbatim, so what newcomers run is what CI runs."""
+    blocks = re.findall(r"```sh\n(.+?)\n```", README, re.DOTALL)
+    assert len(blocks) >= 2
+    assert blocks[1].strip() in (ROOT / ".ci" / "run").read_text(encoding="utf-8")

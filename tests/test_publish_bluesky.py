@@ -209,3 +209,19 @@ def test_link_card_thumbnail_only_under_one_megabyte(pds: PDS, sqlite_url: str,
     assert records[keys["big.png"]].embed.external.thumb is None
     assert records[keys["big.png"]].embed.external.uri == "https://example.org"
     assert records[keys["missing.png"]].embed.external.thumb is None
+
+
+def test_check_online_and_retract(monkeypatch: pytest.MonkeyPatch, pds: PDS,
+                                  sqlite_url: str) -> None:
+    """`check --online` verifies the Bluesky login; `retract` deletes the item's records."""
+    user = _env(monkeypatch, pds, sqlite_url, LANGUAGE_MODE="all")
+    result = CliRunner().invoke(cli, ["check", "--online"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"bluesky (bluesky): ok, user @{user.handle}" in result.output
+    assert _records(pds, user) == {}
+    _post("--slot", _slot(0))
+    assert len(_records(pds, user)) == 3
+    result = CliRunner().invoke(cli, ["retract", "helloquitx"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("deleted") == 3
+    assert _records(pds, user) == {}

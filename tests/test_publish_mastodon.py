@@ -255,3 +255,41 @@ def test_app_uses_real_publisher(monkeypatch: pytest.MonkeyPatch, mastodon: Mast
     publisher = app.publisher(app.accounts[0])
     assert isinstance(publisher, MastodonPublisher)
     app.close()
+
+
+def test_check_online_reports_account_and_limits(
+    monkeypatch: pytest.MonkeyPatch, mastodon: MastodonTestServer, sqlite_url: str
+) -> None:
+    """`check --online` verifies the token, reports the instance's limits, renders with them,
+    and posts nothing."""
+    _env(monkeypatch, mastodon, sqlite_url)
+    mastodon.max_characters = 640
+    result = CliRunner().invoke(cli, ["check", "--online"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "mastodon (mastodon): ok, user @leavex, max_characters 640" in result.output
+    assert re.search(r"^helloquitx\s+en\s+\d+/640", result.output, re.MULTILINE)
+    assert mastodon.statuses("leavex") == []
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "not-the-token")
+    result = CliRunner().invoke(cli, ["check", "--online"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "FAILED" in result.output
+    assert "not-the-token" not in result.output
+
+
+def test_retract_deletes_and_marks(
+    monkeypatch: pytest.MonkeyPatch, mastodon: MastodonTestServer, sqlite_url: str
+) -> None:
+    """`retract ITEM` deletes that item's statuses and marks them retracted; others stay."""
+    _env(monkeypatch, mastodon, sqlite_url, LANGUAGE_MODE="all")
+    _post("--slot", _slot(0))
+    _post("--slot", _slot(1))
+    assert len(mastodon.statuses("leavex")) == 6
+    result = CliRunner().invoke(cli, ["retract", "helloquitx"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("deleted") == 3
+    assert len(mastodon.statuses("leavex")) == 3
+    with Store(sqlite_url) as store:
+        statuses = {r.status for r in store.history(item_id="helloquitx")}
+    assert statuses == {"retracted"}
+    again = CliRunner().invoke(cli, ["retract", "helloquitx"], catch_exceptions=False)
+    assert "nothing posted" in again.output

@@ -7,7 +7,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.rendering.render import LinkCard, PlatformLimits
 from bot.rendering.text import Facet
@@ -68,3 +68,18 @@ def new_tid(micros: int | None = None, clock_id: int | None = None) -> str:
     clock_id = secrets.randbelow(1024) if clock_id is None else clock_id
     value = ((micros & ((1 << 53) - 1)) << 10) | (clock_id & 0x3FF)
     return "".join(_B32_SORTABLE[(value >> (5 * i)) & 31] for i in reversed(range(13)))
+
+
+@runtime_checkable
+class ManagedPublisher(Publisher, Protocol):
+    """A publisher for a real account, which can also check itself and remove posts."""
+
+    def verify(self) -> dict[str, Any]:
+        """Who the credentials belong to and the account's limits; posts nothing."""
+        ...
+
+    def exists(self, remote_id: str) -> bool: ...
+
+    def delete(self, remote_id: str) -> bool:
+        """Delete a post; ``False`` if it was already gone."""
+        ...
