@@ -330,6 +330,7 @@ def test_recorded_interaction(interaction: Interaction | None) -> None:
                 replayer.send(earlier)
         status, headers, body = replayer.send(interaction)
         now = server.now()
+    assert server.internal_errors == []
     assert status == interaction.status, body
     problems = shape_mismatches(
         json.loads(interaction.response_body), json.loads(body), exact=not interaction.production

@@ -48,6 +48,7 @@ def server() -> Iterator[MastodonTestServer]:
         srv.add_account(TOKEN, "bot")
         srv.add_account(OTHER_TOKEN, "other")
         yield srv
+    assert srv.internal_errors == []
 
 
 def client(server: MastodonTestServer, token: str = TOKEN, timeout: float = 5.0) -> Mastodon:
@@ -781,6 +782,7 @@ def test_injected_drop(server: MastodonTestServer, api: Mastodon) -> None:
     with pytest.raises(MastodonNetworkError):
         api.status_post("x")
     assert server.statuses() == []
+    assert (server.requests[0].fault, server.requests[0].status) == ("drop", None)
     api.status_post("the connection pool recovers")
 
 
@@ -912,6 +914,18 @@ def test_binds_loopback_and_stops() -> None:
     server.stop()
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
         pass
+
+
+def test_accounts_can_be_added_before_start() -> None:
+    """The port is fixed at first use, so accounts and URLs can be set up before start()."""
+    server = MastodonTestServer()
+    try:
+        account = server.add_account(TOKEN, "early")
+        assert account["url"] == f"{server.base_url}/@early"
+        server.start()
+        assert client(server).me()["username"] == "early"
+    finally:
+        server.stop()
 
 
 def test_restart_keeps_state_and_port(server: MastodonTestServer, api: Mastodon) -> None:

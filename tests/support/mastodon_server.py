@@ -39,6 +39,7 @@ import itertools
 import json
 import socket
 import threading
+import traceback
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -685,6 +686,12 @@ class MastodonTestServer:
       "statuses" 300/3 h per account, "deletes" 30/30 min per account, "unauthenticated"
       300/5 min per IP); see :meth:`set_rate_limit`;
     * ``idempotency_ttl`` (3600 s).
+
+    Seeding and inspection: :meth:`add_account`, :meth:`create_status`, :meth:`statuses`,
+    :meth:`account`, :attr:`requests` (a :class:`RecordedRequest` per request, Authorization
+    redacted), :attr:`connections_opened`, :meth:`wait_idle`, ``internal_errors`` (tracebacks
+    of bugs in this server; answered as 500).  Faults: :meth:`inject`, :attr:`pending_faults`,
+    :meth:`clear_faults`.
     """
 
     def __init__(
@@ -728,18 +735,25 @@ class MastodonTestServer:
         self._in_flight = 0
         self._connections: set[socket.socket] = set()
         self._connections_opened = 0
+        self.internal_errors: list[str] = []  # tracebacks of bugs in this server, if any
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    def _bind(self) -> _HTTPServer:
+        """Bind the listening socket (done by start(), or earlier when base_url is needed)."""
+        if self._httpd is None:
+            httpd = _HTTPServer(("127.0.0.1", self._port), _Handler)
+            httpd.app = self
+            self._port = httpd.server_address[1]
+            self._httpd = httpd
+        return self._httpd
+
     def start(self) -> MastodonTestServer:
         """Start serving (a restarted server keeps its state and, if possible, its port)."""
-        if self._httpd is not None:
+        if self._thread is not None:
             return self
+        httpd = self._bind()
         self._stopping.clear()
-        httpd = _HTTPServer(("127.0.0.1", self._port), _Handler)
-        httpd.app = self
-        self._port = httpd.server_address[1]
-        self._httpd = httpd
         self._thread = threading.Thread(
             target=httpd.serve_forever,
             kwargs={"poll_interval": 0.01},
@@ -755,7 +769,8 @@ class MastodonTestServer:
         if httpd is None:
             return
         self._stopping.set()
-        httpd.shutdown()
+        if thread is not None:
+            httpd.shutdown()
         httpd.server_close()
         with self._idle:
             connections = list(self._connections)
@@ -780,17 +795,18 @@ class MastodonTestServer:
 
     @property
     def port(self) -> int:
+        """The TCP port (the socket is bound on first use, so it is known before start())."""
+        if self._port == 0:
+            self._bind()
         return self._port
 
     @property
     def base_url(self) -> str:
-        if self._httpd is None and self._port == 0:
-            raise RuntimeError("the server has not been started")
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def domain(self) -> str:
-        return f"127.0.0.1:{self._port}"
+        return f"127.0.0.1:{self.port}"
 
     @property
     def connections_opened(self) -> int:
@@ -1729,6 +1745,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._handle_inner(app)
         except OSError:
             self.close_connection = True
+        except Exception:  # a bug in the test server: answer 500 and keep the traceback
+            app.internal_errors.append(traceback.format_exc())
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._send(app._json(500, {"error": "test server bug (see internal_errors)"}))
         finally:
             with app._idle:
                 app._in_flight -= 1
