@@ -55,7 +55,8 @@ def _records(pds: PDS, user: Any) -> dict[str, Any]:
     cursor = None
     for _ in range(20):  # bounded pagination
         page = client.com.atproto.repo.list_records(
-            {"repo": user.did, "collection": "app.bsky.feed.post", "limit": 100, "cursor": cursor})
+            {"repo": user.did, "collection": "app.bsky.feed.post", "limit": 100, "cursor": cursor}
+        )
         for rec in page.records:
             records[rec.uri.rsplit("/", 1)[1]] = rec.value
         cursor = page.cursor
@@ -65,8 +66,13 @@ def _records(pds: PDS, user: Any) -> dict[str, Any]:
 
 
 def _publisher(pds: PDS, user: Any, sqlite_url: str, **kw: Any) -> BlueskyPublisher:
-    acct = account(name="sky", platform="bluesky", service_url=pds.url, handle=user.handle,
-                   app_password=SecretStr(user.password))
+    acct = account(
+        name="sky",
+        platform="bluesky",
+        service_url=pds.url,
+        handle=user.handle,
+        app_password=SecretStr(user.password),
+    )
     return BlueskyPublisher(acct, StoreVault(sqlite_url), **kw)
 
 
@@ -86,8 +92,11 @@ def test_every_item_and_language_is_published(
     dataset = bundled_dataset()
     assert len(records) == len(rows) == 33
     assert {(r.item_id, r.language) for r in rows} == {
-        (i.id, lang) for i in dataset for lang in ("de", "en", "fr")
-        if i.languages() is None or lang in (i.languages() or ())}
+        (i.id, lang)
+        for i in dataset
+        for lang in ("de", "en", "fr")
+        if i.languages() is None or lang in (i.languages() or ())
+    }
     for row in rows:
         assert row.status == "posted"
         assert row.remote_url == f"https://bsky.app/profile/{user.handle}/post/{row.remote_id}"
@@ -103,7 +112,7 @@ def test_every_item_and_language_is_published(
         assert record.facets
         links, tags = [], []
         for facet in record.facets:
-            shown = raw[facet.index.byte_start:facet.index.byte_end].decode("utf-8")
+            shown = raw[facet.index.byte_start : facet.index.byte_end].decode("utf-8")
             feature = facet.features[0]
             if feature.py_type == "app.bsky.richtext.facet#link":
                 assert shown == rt.short_url(feature.uri)
@@ -131,7 +140,9 @@ def test_retry_with_same_record_key_creates_once(pds: PDS, sqlite_url: str) -> N
 
 
 def test_session_is_reused_across_processes_under_rate_limits(
-    monkeypatch: pytest.MonkeyPatch, pds_rate_limited: PDS, sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    pds_rate_limited: PDS,
+    sqlite_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """With the PDS's real limits (30 logins / 5 min), 35 separate `post` runs all succeed:
@@ -171,27 +182,41 @@ def test_rejected_session_logs_in_again_once(pds: PDS, sqlite_url: str) -> None:
 def test_bad_password_is_a_permanent_error(pds: PDS, sqlite_url: str) -> None:
     """A wrong app password fails permanently with advice, and the password is not shown."""
     user = pds.create_account()
-    acct = account(name="sky", platform="bluesky", service_url=pds.url, handle=user.handle,
-                   app_password=SecretStr("wrong-password-42"))
+    acct = account(
+        name="sky",
+        platform="bluesky",
+        service_url=pds.url,
+        handle=user.handle,
+        app_password=SecretStr("wrong-password-42"),
+    )
     publisher = BlueskyPublisher(acct, StoreVault(sqlite_url))
     with pytest.raises(PermanentPublishError, match="app password") as info:
-        publisher.publish(OutgoingPost("sky", "bluesky", "x", "en", START, "x", (), None, new_tid()))
+        publisher.publish(
+            OutgoingPost("sky", "bluesky", "x", "en", START, "x", (), None, new_tid())
+        )
     assert "wrong-password-42" not in str(info.value)
 
 
 def _png(size: int) -> bytes:
     """A valid PNG padded with an ancillary chunk to about ``size`` bytes."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
     header = chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
     pixels = chunk(b"IDAT", zlib.compress(b"\x00\x00"))
     padding = chunk(b"tEXt", b"c\x00" + b"x" * max(0, size - 80))
     return b"\x89PNG\r\n\x1a\n" + header + padding + pixels + chunk(b"IEND", b"")
 
 
-def test_link_card_thumbnail_only_under_one_megabyte(pds: PDS, sqlite_url: str,
-                                                     tmp_path: Path) -> None:
+def test_link_card_thumbnail_only_under_one_megabyte(
+    pds: PDS, sqlite_url: str, tmp_path: Path
+) -> None:
     """A small picture becomes the card's thumbnail; one over 1,000,000 bytes is left out and
     the post still goes out with its card."""
     (tmp_path / "small.png").write_bytes(_png(2_000))
@@ -211,8 +236,9 @@ def test_link_card_thumbnail_only_under_one_megabyte(pds: PDS, sqlite_url: str,
     assert records[keys["missing.png"]].embed.external.thumb is None
 
 
-def test_check_online_and_retract(monkeypatch: pytest.MonkeyPatch, pds: PDS,
-                                  sqlite_url: str) -> None:
+def test_check_online_and_retract(
+    monkeypatch: pytest.MonkeyPatch, pds: PDS, sqlite_url: str
+) -> None:
     """`check --online` verifies the Bluesky login; `retract` deletes the item's records."""
     user = _env(monkeypatch, pds, sqlite_url, LANGUAGE_MODE="all")
     result = CliRunner().invoke(cli, ["check", "--online"], catch_exceptions=False)

@@ -25,8 +25,9 @@ TOKEN = "masto-token-0123456789"
 START = dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC)
 
 
-def _env(monkeypatch: pytest.MonkeyPatch, server: MastodonTestServer, sqlite_url: str,
-         **extra: str) -> None:
+def _env(
+    monkeypatch: pytest.MonkeyPatch, server: MastodonTestServer, sqlite_url: str, **extra: str
+) -> None:
     server.add_account(TOKEN, "leavex")
     monkeypatch.setenv("MASTODON_API_BASE_URL", server.base_url)
     monkeypatch.setenv("MASTODON_ACCESS_TOKEN", TOKEN)
@@ -73,8 +74,12 @@ def test_every_item_and_language_is_published(
         assert code == 0, output
     statuses = mastodon.statuses("leavex")
     dataset = bundled_dataset()
-    expected = {(i.id, lang) for i in dataset for lang in ("de", "en", "fr")
-                if i.languages() is None or lang in (i.languages() or ())}
+    expected = {
+        (i.id, lang)
+        for i in dataset
+        for lang in ("de", "en", "fr")
+        if i.languages() is None or lang in (i.languages() or ())
+    }
     with Store(sqlite_url) as store:
         rows = store.history(limit=1000)
     assert {(r.item_id, r.language) for r in rows} == expected
@@ -113,7 +118,8 @@ def test_idempotency_key_is_stable_and_sent(
     _post("--slot", _slot(0))
     posts = [r for r in mastodon.requests if r.method == "POST"]
     assert posts[0].headers.get("Idempotency-Key") == idempotency_key(
-        "mastodon", "2026-03-01T10:00:00Z")
+        "mastodon", "2026-03-01T10:00:00Z"
+    )
 
 
 def test_lost_response_is_retried_without_duplicate(
@@ -126,8 +132,7 @@ def test_lost_response_is_retried_without_duplicate(
     mastodon.inject("error_502")
     waits: list[float] = []
     with Store(sqlite_url) as store:
-        poster = Poster(store, bundled_dataset(), renderer(), sleep=waits.append,
-                        today=lambda: START.date())
+        poster = Poster(store, bundled_dataset(), renderer(), sleep=waits.append, today=START.date)
         acct = account(name="m", api_base_url=mastodon.base_url, access_token=_secret(TOKEN))
         outcome = poster.run_slot(acct, _publisher(mastodon), START)[0]
         assert outcome.status == "posted"
@@ -142,22 +147,28 @@ def test_rate_limit_waits_until_reset(mastodon: MastodonTestServer, sqlite_url: 
     mastodon.inject("rate_limit", reset_in=40)
     waits: list[float] = []
     with Store(sqlite_url) as store:
-        poster = Poster(store, bundled_dataset(), renderer(), sleep=waits.append,
-                        today=lambda: START.date())
+        poster = Poster(store, bundled_dataset(), renderer(), sleep=waits.append, today=START.date)
         acct = account(name="m", api_base_url=mastodon.base_url, access_token=_secret(TOKEN))
         assert poster.run_slot(acct, _publisher(mastodon), START)[0].status == "posted"
     assert len(waits) == 1
     assert 35 <= waits[0] <= 41
 
 
-def test_rate_limit_beyond_budget_fails_the_slot(mastodon: MastodonTestServer,
-                                                 sqlite_url: str) -> None:
+def test_rate_limit_beyond_budget_fails_the_slot(
+    mastodon: MastodonTestServer, sqlite_url: str
+) -> None:
     """A rate limit resetting in 3 hours fails the slot with the reason instead of hanging."""
     mastodon.add_account(TOKEN, "leavex")
     mastodon.inject("rate_limit", reset_in=3 * 3600)
     with Store(sqlite_url) as store:
-        poster = Poster(store, bundled_dataset(), renderer(), sleep=lambda s: None,
-                        today=lambda: START.date(), retry=RetryPolicy(budget=300))
+        poster = Poster(
+            store,
+            bundled_dataset(),
+            renderer(),
+            sleep=lambda s: None,
+            today=START.date,
+            retry=RetryPolicy(budget=300),
+        )
         acct = account(name="m", api_base_url=mastodon.base_url, access_token=_secret(TOKEN))
         outcome = poster.run_slot(acct, _publisher(mastodon), START)[0]
     assert outcome.status == "failed"
@@ -175,11 +186,14 @@ def test_error_mapping(mastodon: MastodonTestServer) -> None:
             publisher.publish(post)
     mastodon.max_characters = 5
     with pytest.raises(PermanentPublishError) as info:
-        publisher.publish(OutgoingPost("m", "mastodon", "x", "en", START, "too long text", (),
-                                       None, key="k2"))
+        publisher.publish(
+            OutgoingPost("m", "mastodon", "x", "en", START, "too long text", (), None, key="k2")
+        )
     assert info.value.status == 422
-    bad = MastodonPublisher(account(name="m", api_base_url=mastodon.base_url,
-                                    access_token=_secret("wrong-token")), request_timeout=5)
+    bad = MastodonPublisher(
+        account(name="m", api_base_url=mastodon.base_url, access_token=_secret("wrong-token")),
+        request_timeout=5,
+    )
     with pytest.raises(PermanentPublishError, match="access token was rejected") as info:
         bad.publish(post)
     assert info.value.status == 401
@@ -195,12 +209,14 @@ def test_instance_limits_drive_rendering(mastodon: MastodonTestServer, sqlite_ur
     publisher = _publisher(mastodon)
     assert publisher.limits.max_graphemes == 300
     with Store(sqlite_url) as store:
-        poster = Poster(store, bundled_dataset(), renderer(), today=lambda: START.date())
-        acct = account(name="m", languages=("en",), api_base_url=mastodon.base_url,
-                       access_token=_secret(TOKEN))
+        poster = Poster(store, bundled_dataset(), renderer(), today=START.date)
+        acct = account(
+            name="m", languages=("en",), api_base_url=mastodon.base_url, access_token=_secret(TOKEN)
+        )
         for i in range(11):
             assert poster.run_slot(acct, publisher, START + dt.timedelta(days=i))[0].status == (
-                "posted")
+                "posted"
+            )
     for status in mastodon.statuses("leavex"):
         assert rt.mastodon_length(_plain(status["content"])) <= 300
 
@@ -247,8 +263,9 @@ def test_statuses_are_spread_over_languages(
     assert Counter(langs) == {"de": 2, "en": 2, "fr": 2}
 
 
-def test_app_uses_real_publisher(monkeypatch: pytest.MonkeyPatch, mastodon: MastodonTestServer,
-                                 sqlite_url: str) -> None:
+def test_app_uses_real_publisher(
+    monkeypatch: pytest.MonkeyPatch, mastodon: MastodonTestServer, sqlite_url: str
+) -> None:
     """With credentials configured, the app builds a Mastodon publisher, not the console."""
     _env(monkeypatch, mastodon, sqlite_url)
     app = App.load()
