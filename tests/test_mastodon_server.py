@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mastodon import (
     Mastodon,
     MastodonAPIError,
@@ -29,6 +31,7 @@ from mastodon.errors import MastodonDeprecationWarning
 from tests.support.mastodon_server import (
     FAULT_KINDS,
     MastodonTestServer,
+    _extract_urls,
     count_status_length,
     render_status_content,
 )
@@ -328,6 +331,24 @@ def test_max_characters_is_configurable(server: MastodonTestServer, api: Mastodo
 def test_length_counting_rules(text: str, expected: int) -> None:
     """Mentions count as @user, real-TLD URLs as 23, others literally, text stripped."""
     assert count_status_length(text) == expected
+
+
+URL_FRAGMENTS = [
+    "https://", "http://", "example", ".com", ".co.uk", ".invalidtld", ".social", "münchen",
+    ".de", "www.", "/", "path", "(", ")", ".", ",", "?", "q=1", "&", "=", "#", "!", "~", "%20",
+    " ", "\n", "日本", "@", "user", "-", "_", ":8080", "'", "é", "x", "a1", "[", "]",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(URL_FRAGMENTS), max_size=14))
+def test_url_extraction_matches_twitter_text(parts: list[str]) -> None:
+    """URLs are found exactly where twitter-text's regex (as shipped in Mastodon.py) finds them."""
+    reference = pytest.importorskip("mastodon._url_regex").url_regex
+    text = "".join(parts)
+    expected = [m.group(3) for m in reference.finditer(text) if m.group(4)]
+    found = [e.value for e in _extract_urls(text)]
+    assert found == expected
 
 
 def test_empty_status_is_422_blank(api: Mastodon) -> None:

@@ -203,11 +203,15 @@ _PATH_END = regex.compile(rf"[a-z\u0400-\u04ff0-9=_#/+\-{_LATIN_ACCENTS}]", rege
 _QUERY_CHARS = r"[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]"
 _QUERY_END = regex.compile(r"[a-z0-9\-_&=#/]", regex.IGNORECASE)
 
+_DOMAIN_LABEL = rf"{_DOMAIN_CHAR}(?:[_\-]*+{_DOMAIN_CHAR})*+"
+# Longest TLDs first; the TLD is part of the pattern so that "example.co.ukx" backtracks to
+# "example.co" exactly like twitter-text does.
+_TLD_PATTERN = "|".join(regex.escape(tld) for tld in sorted(_TLDS, key=lambda t: (-len(t), t)))
 _URL_RE = regex.compile(
     r"(?<![A-Za-z0-9@\uFF20$#\uFF03\uFFFE\uFEFF\uFFFF])"
     r"(?P<scheme>https?://)"
-    rf"(?P<labels>(?:(?:{_DOMAIN_CHAR}|[_\-])++\.)+)"
-    r"(?P<tld>xn--[0-9a-z\-]+|[^\W_]+)(?![0-9a-z@+\-])"
+    rf"(?P<labels>(?:{_DOMAIN_LABEL}\.)+)"
+    rf"(?P<tld>(?:{_TLD_PATTERN})(?![0-9a-z@+\-])|xn--[0-9a-z\-]+)"
     r"(?::(?P<port>[0-9]++))?"
     rf"(?P<path>/{_PATH_CHARS}*+)?"
     rf"(?P<query>\?{_QUERY_CHARS}*+)?",
@@ -248,15 +252,8 @@ def _html_escape(text: str) -> str:
     return text.translate(_HTML_ESCAPES)
 
 
-def _trim_url(match: regex.Match[str]) -> str | None:
-    """Return the URL twitter-text would extract from ``match``, or None if it is not one."""
-    labels = match.group("labels")[:-1].split(".")
-    for label in labels:
-        if not label or label[0] in "-_" or label[-1] in "-_":
-            return None
-    tld = match.group("tld").lower()
-    if tld not in _TLDS and not tld.startswith("xn--"):
-        return None
+def _trim_url(match: regex.Match[str]) -> str:
+    """Return the URL twitter-text would extract from ``match`` (without trailing punctuation)."""
     url = match.group("scheme") + match.group("labels") + match.group("tld")
     if match.group("port"):
         url += ":" + match.group("port")
@@ -282,8 +279,7 @@ def _extract_urls(text: str) -> list[_Entity]:
     entities: list[_Entity] = []
     for match in _URL_RE.finditer(text):
         url = _trim_url(match)
-        if url is not None:
-            entities.append(_Entity(match.start(), match.start() + len(url), "url", url))
+        entities.append(_Entity(match.start(), match.start() + len(url), "url", url))
     return entities
 
 
