@@ -1687,6 +1687,11 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             super().finish()
 
+    def handle(self) -> None:
+        # A client vanishing between requests is normal here (drops, kills, stop()).
+        with contextlib.suppress(OSError):
+            super().handle()
+
     def log_message(self, format: str, *args: Any) -> None:
         return
 
