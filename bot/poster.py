@@ -10,6 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,13 +27,47 @@ from bot.errors import (
     TransientPublishError,
 )
 from bot.logs import log_event
-from bot.publishing.base import OutgoingPost, Publisher, idempotency_key, new_tid
+from bot.publishing.base import (
+    ManagedPublisher,
+    OutgoingPost,
+    Published,
+    Publisher,
+    idempotency_key,
+    new_tid,
+)
 from bot.rendering.render import LinkCard, RenderedPost, Renderer
 from bot.rendering.text import Facet
 from bot.selection import Selector, Simulation, slot_key
-from bot.state import PostRecord, Store, iso
+from bot.state import PostRecord, Store, iso, parse_iso, utcnow
 
 log = logging.getLogger("bot.poster")
+
+#: Mastodon remembers an Idempotency-Key for an hour; stay well inside it.
+MASTODON_IDEMPOTENCY_WINDOW = dt.timedelta(minutes=55)
+
+
+def worker_identity() -> str:
+    """Who holds a claim: host, process id and a random tag (a reused pid is another owner)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+OWNER = worker_identity()
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True only when the owner ran on this host and its process is gone."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
 
 OutcomeStatus = Literal["posted", "failed", "already-posted", "claimed", "nothing-to-post"]
 
@@ -218,10 +255,13 @@ class Poster:
                 text=post.text,
                 payload=payload(post),
                 remote_key=remote_key,
+                owner=OWNER,
+                lease_until=self._lease(),
             )
             if not created:  # another worker planned it between our read and our insert
                 return Outcome(account.name, key, "claimed", record.item_id, record.language)
-        elif record.status in ("posted", "retracted"):
+            return self._publish(account, publisher, record)
+        if record.status in ("posted", "retracted"):
             return Outcome(
                 account.name,
                 key,
@@ -230,7 +270,129 @@ class Poster:
                 record.language,
                 url=record.remote_url,
             )
+        return self._resume(account, publisher, record)
+
+    # -- unfinished posts ---------------------------------------------------------------------
+
+    def _lease(self) -> dt.datetime:
+        # Longer than one post can take: the retry budget plus request timeouts.
+        return utcnow() + dt.timedelta(seconds=self.retry.budget + 180)
+
+    def _claim(self, record: PostRecord) -> bool:
+        holder = record.claimed_by
+        dead = holder if holder and holder != OWNER and owner_is_dead(holder) else None
+        return self.store.claim(record, OWNER, self._lease(), now=utcnow(), steal_from=dead)
+
+    def _resume(self, account: Account, publisher: Publisher, record: PostRecord) -> Outcome:
+        """Finish a post whose earlier attempt crashed, lost its answer or failed."""
+        if not self._claim(record):
+            return Outcome(
+                account.name, record.slot_key, "claimed", record.item_id, record.language
+            )
+        try:
+            found = self._reconcile(publisher, record)
+        except TransientPublishError as exc:
+            # Unknown whether it went out, and no way to check now: do not risk a duplicate.
+            log_event(
+                log,
+                "post.unreconciled",
+                logging.WARNING,
+                account=account.name,
+                slot=record.slot_key,
+                error=str(exc),
+            )
+            return Outcome(
+                account.name,
+                record.slot_key,
+                "failed",
+                record.item_id,
+                record.language,
+                error=f"could not check the earlier attempt: {exc}",
+            )
+        if found is not None:
+            posted = self.store.mark_posted(record, found.remote_id, found.url)
+            log_event(
+                log,
+                "post.reconciled",
+                account=account.name,
+                item=record.item_id,
+                language=record.language,
+                slot=record.slot_key,
+                outcome="posted",
+                url=found.url,
+            )
+            return Outcome(
+                account.name,
+                record.slot_key,
+                "posted",
+                posted.item_id,
+                posted.language,
+                url=found.url,
+            )
         return self._publish(account, publisher, record)
+
+    def _reconcile(self, publisher: Publisher, record: PostRecord) -> Published | None:
+        """Whether an earlier attempt of this post is already on the platform."""
+        if record.attempts == 0 or not isinstance(publisher, ManagedPublisher):
+            return None
+        if record.platform == "mastodon" and record.last_attempt_at:
+            since = utcnow() - parse_iso(record.last_attempt_at)
+            if since < MASTODON_IDEMPOTENCY_WINDOW:
+                return None  # the server still knows the key: resending returns the original
+        return publisher.find(outgoing(record), parse_iso(record.created_at))
+
+    def reconcile_pending(
+        self,
+        account: Account,
+        publisher: Publisher,
+        *,
+        grace: dt.timedelta,
+        skip_slot: dt.datetime | None = None,
+    ) -> list[Outcome]:
+        """Settle planned posts of earlier slots: confirm those that went out, publish those
+        still within the catch-up grace, and give up (item stays in rotation) on older ones."""
+        outcomes = []
+        for record in self.store.unfinished(account.name, account.dry_run):
+            if skip_slot is not None and record.slot_at == iso(skip_slot):
+                continue  # the slot being run settles its own posts
+            if utcnow() - parse_iso(record.slot_at) <= grace:
+                outcomes.append(self._resume(account, publisher, record))
+                continue
+            if not self._claim(record):
+                continue
+            try:
+                found = self._reconcile(publisher, record)
+            except TransientPublishError:
+                continue  # try again later; never guess
+            if found is not None:
+                self.store.mark_posted(record, found.remote_id, found.url)
+                outcomes.append(
+                    Outcome(
+                        account.name,
+                        record.slot_key,
+                        "posted",
+                        record.item_id,
+                        record.language,
+                        url=found.url,
+                    )
+                )
+                continue
+            self.store.mark_failed(
+                record,
+                "abandoned: not published before its slot passed"
+                " the catch-up grace; the item stays in rotation",
+            )
+            outcomes.append(
+                Outcome(
+                    account.name,
+                    record.slot_key,
+                    "failed",
+                    record.item_id,
+                    record.language,
+                    error="abandoned after downtime",
+                )
+            )
+        return outcomes
 
     def _publish(self, account: Account, publisher: Publisher, record: PostRecord) -> Outcome:
         started = self.clock()

@@ -28,7 +28,7 @@ from typing import Any, Literal, Protocol
 from bot.errors import StateError
 
 Status = Literal["planned", "posted", "failed", "retracted"]
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def iso(moment: dt.datetime) -> str:
@@ -69,11 +69,15 @@ class PostRecord:
     attempts: int
     created_at: str
     updated_at: str
+    claimed_by: str | None
+    lease_until: str
+    last_attempt_at: str | None
 
 
 _POST_COLUMNS = (
     "id, account, platform, slot_at, slot_key, dry_run, item_id, slot_language, language, text,"
-    " payload, status, remote_key, remote_id, remote_url, error, attempts, created_at, updated_at"
+    " payload, status, remote_key, remote_id, remote_url, error, attempts, created_at, updated_at,"
+    " claimed_by, lease_until, last_attempt_at"
 )
 
 
@@ -257,6 +261,13 @@ class Store:
                 for statement in _SCHEMA_COMMON:
                     self.execute(statement)
                 self.execute("INSERT INTO schema_version (version) VALUES (1)")
+            if version < 2:
+                # Claims with a lease, so several workers can share one database.
+                self.execute("ALTER TABLE posts ADD COLUMN claimed_by TEXT")
+                self.execute("ALTER TABLE posts ADD COLUMN lease_until TEXT NOT NULL DEFAULT ''")
+                self.execute("ALTER TABLE posts ADD COLUMN last_attempt_at TEXT")
+                self.execute("CREATE INDEX IF NOT EXISTS posts_open ON posts (account, status)")
+                self.execute("INSERT INTO schema_version (version) VALUES (2)")
 
     # -- posts --------------------------------------------------------------------------------
 
@@ -285,6 +296,8 @@ class Store:
         text: str,
         payload: str,
         remote_key: str,
+        owner: str = "",
+        lease_until: dt.datetime | None = None,
     ) -> tuple[PostRecord, bool]:
         """Record a planned post. Returns the row and whether this call created it (``False``:
         the slot was already claimed, and the existing row is returned unchanged)."""
@@ -292,7 +305,8 @@ class Store:
         cursor = self.execute(
             "INSERT INTO posts (account, platform, slot_at, slot_key, dry_run, item_id,"
             " slot_language, language, text, payload, status, remote_key, attempts, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, 0, ?, ?)"
+            " updated_at, claimed_by, lease_until)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, 0, ?, ?, ?, ?)"
             " ON CONFLICT (account, slot_key, dry_run) DO NOTHING",
             (
                 account,
@@ -308,6 +322,8 @@ class Store:
                 remote_key,
                 now,
                 now,
+                owner or None,
+                iso(lease_until) if lease_until else "",
             ),
         )
         created = cursor.rowcount == 1
@@ -316,17 +332,47 @@ class Store:
         return record, created
 
     def start_attempt(self, post_id: int) -> None:
+        now = iso(utcnow())
         self.execute(
-            "UPDATE posts SET attempts = attempts + 1, updated_at = ? WHERE id = ?",
-            (iso(utcnow()), post_id),
+            "UPDATE posts SET attempts = attempts + 1, updated_at = ?, last_attempt_at = ?"
+            " WHERE id = ?",
+            (now, now, post_id),
         )
+
+    def claim(
+        self,
+        post: PostRecord,
+        owner: str,
+        lease_until: dt.datetime,
+        *,
+        now: dt.datetime,
+        steal_from: str | None = None,
+    ) -> bool:
+        """Take an unfinished post for ``owner``: only if nobody holds a live lease on it, or
+        if its holder ``steal_from`` is known to be dead. Atomic: one claimant wins."""
+        cursor = self.execute(
+            "UPDATE posts SET claimed_by = ?, lease_until = ?, updated_at = ?"
+            " WHERE id = ? AND status IN ('planned', 'failed')"
+            " AND (claimed_by IS NULL OR claimed_by = ? OR lease_until < ? OR claimed_by = ?)",
+            (owner, iso(lease_until), iso(now), post.id, owner, iso(now), steal_from or owner),
+        )
+        return cursor.rowcount == 1
+
+    def unfinished(self, account: str, dry_run: bool) -> list[PostRecord]:
+        """Planned posts of an account: their outcome is unknown (a crash or a lost answer)."""
+        rows = self.execute(
+            f"SELECT {_POST_COLUMNS} FROM posts WHERE account = ? AND status = 'planned'"
+            " AND dry_run = ? ORDER BY slot_at",
+            (account, int(dry_run)),
+        ).fetchall()
+        return [_record(row) for row in rows]
 
     def mark_posted(self, post: PostRecord, remote_id: str, remote_url: str | None) -> PostRecord:
         """Record a successful post and move its item to the back of the rotation."""
         with self.transaction():
             self.execute(
                 "UPDATE posts SET status = 'posted', remote_id = ?, remote_url = ?, error = NULL,"
-                " updated_at = ? WHERE id = ?",
+                " lease_until = '', updated_at = ? WHERE id = ?",
                 (remote_id, remote_url, iso(utcnow()), post.id),
             )
             self.execute(
@@ -347,7 +393,8 @@ class Store:
 
     def mark_failed(self, post: PostRecord, error: str) -> PostRecord:
         self.execute(
-            "UPDATE posts SET status = 'failed', error = ?, updated_at = ? WHERE id = ?",
+            "UPDATE posts SET status = 'failed', error = ?, lease_until = '', updated_at = ?"
+            " WHERE id = ?",
             (error[:2000], iso(utcnow()), post.id),
         )
         updated = self.get_post_by_id(post.id)

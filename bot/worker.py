@@ -38,7 +38,11 @@ def run_once(app: App, accounts: Sequence[Account], slot: dt.datetime | None) ->
                 continue
             try:
                 publisher = app.publisher(account)
-                results = poster.run_slot(account, publisher, slot_at)
+                grace = dt.timedelta(seconds=app.settings.catch_up_grace)
+                results = poster.reconcile_pending(
+                    account, publisher, grace=grace, skip_slot=slot_at
+                )
+                results += poster.run_slot(account, publisher, slot_at)
             except BotError as exc:
                 log_event(
                     log,

@@ -80,6 +80,12 @@ class ManagedPublisher(Publisher, Protocol):
 
     def exists(self, remote_id: str) -> bool: ...
 
+    def find(self, post: OutgoingPost, since: dt.datetime) -> Published | None:
+        """The post if an earlier attempt published it (after ``since``), else ``None``.
+
+        Used to reconcile a post whose outcome is unknown (a crash, a lost response)."""
+        ...
+
     def delete(self, remote_id: str) -> bool:
         """Delete a post; ``False`` if it was already gone."""
         ...

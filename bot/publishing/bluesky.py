@@ -312,6 +312,12 @@ class BlueskyPublisher:
             raise
         return True
 
+    def find(self, post: OutgoingPost, since: dt.datetime) -> Published | None:
+        """The record at the post's own key: we chose the key, so it can only be ours."""
+        if self.exists(post.key):
+            return Published(remote_id=post.key, url=self.web_link(post.key))
+        return None
+
     def delete(self, remote_id: str) -> bool:
         if not self.exists(remote_id):
             return False

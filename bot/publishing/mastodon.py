@@ -11,7 +11,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +39,7 @@ from bot.rendering.render import MASTODON_DEFAULT_LIMITS, PlatformLimits
 log = logging.getLogger("bot.publishing.mastodon")
 T = TypeVar("T")
 REQUEST_TIMEOUT = 30.0
+FIND_PAGES = 5  # how many pages of 40 recent statuses reconciliation looks through
 
 
 def _status_code(exc: MastodonAPIError) -> int | None:
@@ -73,6 +77,7 @@ class MastodonPublisher:
             user_agent="leavex-bot/0.1",
         )
         self._limits: PlatformLimits | None = None
+        self._account_id: str | int | None = None
 
     # -- errors -------------------------------------------------------------------------------
 
@@ -151,6 +156,30 @@ class MastodonPublisher:
             )
         return Published(remote_id=str(status["id"]), url=status.get("url") or status.get("uri"))
 
+    def find(self, post: OutgoingPost, since: dt.datetime) -> Published | None:
+        """Look for the post among the account's own recent statuses (text and language),
+        once the server may have forgotten its Idempotency-Key."""
+        wanted = _normalize(post.text)
+        horizon = since - dt.timedelta(minutes=10)
+        with self._translate("GET /api/v1/accounts/:id/statuses"):
+            if self._account_id is None:
+                self._account_id = self.client.account_verify_credentials()["id"]
+            page = self.client.account_statuses(
+                self._account_id, limit=40, exclude_replies=True, exclude_reblogs=True
+            )
+            for _ in range(FIND_PAGES):
+                if not page:
+                    break
+                for status in page:
+                    text = _normalize(_html_to_text(status["content"]))
+                    if text == wanted and status.get("language") in (post.language, None):
+                        return Published(str(status["id"]), status.get("url") or status.get("uri"))
+                oldest = page[-1]["created_at"]
+                if isinstance(oldest, dt.datetime) and oldest < horizon:
+                    break
+                page = self.client.fetch_next(page)
+        return None
+
     def delete(self, remote_id: str) -> bool:
         """Delete a status; ``False`` if it was already gone."""
         try:
@@ -187,6 +216,18 @@ class MastodonPublisher:
         session = getattr(self.client, "session", None)
         if session is not None:
             session.close()
+
+
+def _html_to_text(content: str) -> str:
+    """Status HTML back to text: paragraphs and line breaks, tags dropped, entities decoded.
+    Mastodon keeps a link's full URL in hidden spans, so the URL text survives."""
+    text = re.sub(r"<br\s*/?>", "\n", content)
+    text = re.sub(r"</p>\s*<p>", "\n\n", text)
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def _normalize(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _limits_from(info: Any) -> PlatformLimits | None:
