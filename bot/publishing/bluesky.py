@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
 from atproto import Client, Session, SessionEvent
 from atproto_client.exceptions import (
     AtProtocolError,
@@ -170,6 +171,12 @@ class BlueskyPublisher:
         except (NetworkError, InvokeTimeoutError) as exc:
             raise TransientPublishError(
                 f"{where}: network error: {mask(str(exc))}", status=_status(exc)
+            ) from None
+        except httpx.TransportError as exc:
+            # The SDK passes some transport failures through untranslated (e.g. a server that
+            # closed the connection without an answer: httpx.RemoteProtocolError).
+            raise TransientPublishError(
+                f"{where}: connection failed: {type(exc).__name__}"
             ) from None
         except UnauthorizedError as exc:
             if relogin:
