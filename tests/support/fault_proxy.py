@@ -30,10 +30,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import urlsplit
 
-FAULTS = ("rate_limit", "error_500", "error_502", "error_503", "drop", "lost_response",
-          "lost_response_502")
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-               "proxy-authorization", "proxy-authenticate", "content-length", "host"}
+FAULTS = (
+    "rate_limit",
+    "error_500",
+    "error_502",
+    "error_503",
+    "drop",
+    "lost_response",
+    "lost_response_502",
+)
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "content-length",
+    "host",
+}
 
 
 @dataclass
@@ -69,7 +86,7 @@ class FaultProxy:
     def _take(self, path: str) -> str | None:
         with self._lock:
             for fault in self.faults:
-                if fnmatch.fnmatch(path.split("?")[0], fault.path):
+                if fnmatch.fnmatch(path.split("?", maxsplit=1)[0], fault.path):
                     fault.times -= 1
                     if fault.times <= 0:
                         self.faults.remove(fault)
@@ -87,7 +104,7 @@ class FaultProxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return
 
             def _handle(self) -> None:
@@ -116,8 +133,9 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(payload)
                     return
-                upstream = http.client.HTTPConnection(proxy.target_host, proxy.target_port,
-                                                      timeout=proxy.timeout)
+                upstream = http.client.HTTPConnection(
+                    proxy.target_host, proxy.target_port, timeout=proxy.timeout
+                )
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 try:
                     upstream.request(self.command, self.path, body=body or None, headers=headers)
@@ -130,12 +148,16 @@ class FaultProxy:
                     self.connection.close()
                     return
                 if fault == "lost_response_502":
-                    response_status, data, out_headers = 502, b"<html>502</html>", [
-                        ("Content-Type", "text/html")]
+                    response_status, data, out_headers = (
+                        502,
+                        b"<html>502</html>",
+                        [("Content-Type", "text/html")],
+                    )
                 else:
                     response_status = response.status
-                    out_headers = [(k, v) for k, v in response.getheaders()
-                                   if k.lower() not in _HOP_BY_HOP]
+                    out_headers = [
+                        (k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP
+                    ]
                 self.send_response(response_status)
                 for key, value in out_headers:
                     self.send_header(key, value)
@@ -143,7 +165,13 @@ class FaultProxy:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _handle
+            def _safe(self) -> None:
+                try:
+                    self._handle()
+                except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                    self.close_connection = True  # the client went away (or was killed)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _safe
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -163,6 +191,10 @@ class FaultProxy:
     def __enter__(self) -> FaultProxy:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
