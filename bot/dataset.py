@@ -106,6 +106,11 @@ class Item(BaseModel):
     active: bool = True
     departure: Departure | None = None
     image: Image | None = None
+    #: Where the item comes from. "site": ``import-site`` keeps it in step with the website and
+    #: marks it inactive when it vanishes from there; "manual": ``import-site`` never changes it.
+    #: Unset: ``import-site`` adopts it (sets "site") once its link is on the site, and otherwise
+    #: leaves it alone.
+    source: Literal["site", "manual"] | None = None
 
     @field_validator("hashtags")
     @classmethod

@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -136,6 +137,7 @@ class Poster:
         today: Callable[[], dt.date] = dt.date.today,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        stopping: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
@@ -145,6 +147,8 @@ class Poster:
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self.clock = clock
+        #: set on SIGTERM: no new attempts; an unfinished post stays planned (reconcilable)
+        self.stopping = stopping or threading.Event()
         renderable = {item.id for item in dataset if not renderer.unresolved_links(item)}
         self.selector = Selector(store, dataset, can_render=renderable)
 
@@ -423,7 +427,16 @@ class Poster:
                 )
                 if attempt == self.retry.attempts or wait > remaining:
                     return self._failed(record, exc, fields)
-                self.sleep(wait)
+                if self.stopping.is_set() or self._interrupted_wait(wait):
+                    log_event(log, "post.interrupted", logging.WARNING, **fields)
+                    return Outcome(
+                        account.name,
+                        record.slot_key,
+                        "failed",
+                        record.item_id,
+                        record.language,
+                        error="interrupted by shutdown; will be reconciled on the next start",
+                    )
                 delay = min(delay * 2, self.retry.max_delay)
                 continue
             except PermanentPublishError as exc:
@@ -441,6 +454,13 @@ class Poster:
                 url=published.url,
             )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _interrupted_wait(self, seconds: float) -> bool:
+        """Sleep between attempts; ``True`` if a shutdown was asked for meanwhile."""
+        if self.sleep is not time.sleep:
+            self.sleep(seconds)  # tests' instant sleep
+            return self.stopping.is_set()
+        return self.stopping.wait(seconds)
 
     def _failed(self, record: PostRecord, exc: PublishError, fields: dict[str, Any]) -> Outcome:
         reason = f"{exc.status} {exc}" if exc.status else str(exc)

@@ -214,6 +214,10 @@ class Store:
             cursor: _Cursor = self._conn.execute(self._sql(sql), tuple(params))
         except sqlite3.Error as exc:
             raise StateError(f"state database error: {exc}") from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("psycopg"):
+                raise StateError(f"state database error: {type(exc).__name__}: {exc}") from exc
+            raise
         return cursor
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:

@@ -25,13 +25,20 @@ from bot.schedule import current_slot, next_slots
 log = logging.getLogger("bot.worker")
 
 
-def run_once(app: App, accounts: Sequence[Account], slot: dt.datetime | None) -> list[Outcome]:
+def run_once(
+    app: App,
+    accounts: Sequence[Account],
+    slot: dt.datetime | None,
+    stopping: threading.Event | None = None,
+) -> list[Outcome]:
     """Post ``slot`` (or each account's current slot) for every account; one failing account
     never stops the others."""
     outcomes: list[Outcome] = []
     with app.open_store() as store:
-        poster = Poster(store, app.dataset, app.renderer, today=app.today)
+        poster = Poster(store, app.dataset, app.renderer, today=app.today, stopping=stopping)
         for account in accounts:
+            if stopping is not None and stopping.is_set():
+                break
             slot_at = slot or current_slot(account, app.settings.timezone, app.now())
             if slot_at is None:
                 log_event(log, "slot.none", account=account.name, schedule=account.schedule)
@@ -80,7 +87,7 @@ class Worker:
             return
         slot_at = current_slot(account, self.app.settings.timezone, self.app.now())
         if slot_at is not None:
-            run_once(self.app, [account], slot_at)
+            run_once(self.app, [account], slot_at, self.stopping)
 
     def catch_up(self) -> None:
         """At most one post per account: its latest slot, if it fell due within the grace."""
@@ -91,7 +98,7 @@ class Worker:
             if slot_at is None or now - slot_at > grace:
                 continue
             log_event(log, "worker.catch_up", account=account.name, slot=slot_at.isoformat())
-            run_once(self.app, [account], slot_at)
+            run_once(self.app, [account], slot_at, self.stopping)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         log_event(log, "worker.stopping", signal=signal.Signals(signum).name)

@@ -124,3 +124,75 @@ def test_worker_logs_next_fire_and_stops_on_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_shutdown_during_retry_leaves_post_reconcilable(sqlite_url: str) -> None:
+    """A shutdown while waiting to retry stops at once and leaves the post planned, so the
+    next start reconciles it instead of losing or duplicating it."""
+    import threading
+
+    from bot.errors import TransientPublishError
+    from bot.poster import Poster, RetryPolicy
+    from tests.helpers import bundled_dataset, renderer
+    from tests.test_selection import RecordingPublisher
+
+    stopping = threading.Event()
+    publisher = RecordingPublisher(failures=[TransientPublishError("busy", retry_after=30)])
+    with Store(sqlite_url) as store:
+        poster = Poster(
+            store, bundled_dataset(), renderer(), stopping=stopping, retry=RetryPolicy(budget=600)
+        )
+        timer = threading.Timer(0.2, stopping.set)
+        timer.start()
+        started = time.monotonic()
+        outcome = poster.run_slot(account(), publisher, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))[0]
+        assert time.monotonic() - started < 10  # did not sit out the 30 s wait
+        assert outcome.status == "failed"
+        assert "interrupted" in (outcome.error or "")
+        assert store.history()[0].status == "planned"
+
+
+def test_six_hour_outage_gives_one_catch_up_post(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str, mastodon: object
+) -> None:
+    """After a 6-hour outage of an hourly bot, a restart makes at most one catch-up post per
+    account on the real Mastodon test server, however often it restarts."""
+    from tests.support.mastodon_server import MastodonTestServer
+
+    assert isinstance(mastodon, MastodonTestServer)
+    mastodon.add_account("outage-token-123", "leavex")
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("MASTODON_API_BASE_URL", mastodon.base_url)
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "outage-token-123")
+    monkeypatch.setenv("POST_SCHEDULE", "0 * * * *")
+    last = dt.datetime(2026, 4, 1, 10, tzinfo=dt.UTC)
+    from bot.worker import run_once
+
+    app = _app_at(monkeypatch, last)
+    run_once(app, app.accounts, last)
+    assert len(mastodon.statuses("leavex")) == 1
+    back = last + dt.timedelta(hours=6, minutes=5)  # six slots were missed
+    for _ in range(3):  # restarts
+        Worker(_app_at(monkeypatch, back)).catch_up()
+    assert len(mastodon.statuses("leavex")) == 2
+
+
+def test_json_logs_one_line_per_attempt(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
+    """LOG_FORMAT=json writes one JSON object per line with the stable event name and the
+    account, item, language, slot, outcome and URL fields."""
+    import json
+
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    result = CliRunner().invoke(cli, ["post", "--slot", "2026-02-02T10:00"], catch_exceptions=False)
+    assert result.exit_code == 0
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    published = [e for e in events if e["event"] == "post.published"]
+    assert len(published) == 6
+    for event in published:
+        assert {"account", "item", "language", "slot", "outcome", "time", "level"} <= set(event)
+        assert event["outcome"] == "posted"

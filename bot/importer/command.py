@@ -1,0 +1,153 @@
+"""The ``leavex-bot import-site`` command.
+
+Registered on the CLI with ``cli.add_command(import_site)``. The markdown parser, ftfy and tomlkit
+are imported only when the command runs, so the CLI starts as fast without them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bot.errors import BotError
+
+
+def _language_files(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> list[tuple[str, Path]]:
+    pairs: list[tuple[str, Path]] = []
+    for value in values:
+        language, separator, path = value.partition("=")
+        if not separator or not language.strip() or not path.strip():
+            raise click.BadParameter(
+                f"{value!r}: expected LANGUAGE=FILE, e.g. de=network.de.txt", ctx, param
+            )
+        pairs.append((language.strip(), Path(path.strip())))
+    return pairs
+
+
+def _data_file_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if "/" in value or "\\" in value or value.startswith(".") or not value.endswith(".toml"):
+        raise click.BadParameter(
+            f"{value!r}: expected a file name in the data folder ending in .toml", ctx, param
+        )
+    return value
+
+
+@click.command("import-site")
+@click.argument(
+    "paths", nargs=-1, metavar="[PATH]...", type=click.Path(exists=True, path_type=Path)
+)
+@click.option(
+    "--lang",
+    "language_files",
+    multiple=True,
+    metavar="LANGUAGE=FILE",
+    callback=_language_files,
+    help=(
+        "A page in LANGUAGE, for a file whose name (index.LANGUAGE.md) and front matter"
+        " (lang:) do not tell; repeatable, e.g. --lang de=000_network.txt."
+    ),
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data folder to update (default: DATA_DIR from the configuration, i.e. data/).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the changes as a diff per item and language; write nothing.",
+)
+@click.option(
+    "--initiatives",
+    "initiatives_file",
+    default="initiatives.toml",
+    show_default=True,
+    callback=_data_file_name,
+    help="Data file (in the data folder) that new initiatives are added to.",
+)
+@click.option(
+    "--petitions",
+    "petitions_file",
+    default="petitions.toml",
+    show_default=True,
+    callback=_data_file_name,
+    help="Data file (in the data folder) that new petitions are added to.",
+)
+@click.pass_context
+def import_site(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    language_files: list[tuple[str, Path]],
+    data_dir: Path | None,
+    dry_run: bool,
+    initiatives_file: str,
+    petitions_file: str,
+) -> None:
+    """Update the dataset from the website's network pages.
+
+    PATH is a Hugo content folder such as content/network/ (its index.LANGUAGE.md files are
+    read) or a page file; a page's language comes from its name (index.de.md, page.fr.md) or
+    its front matter (lang: or language:). Entries are matched across languages and with the
+    dataset by their link. New entries are added (initiatives to initiatives.toml, petitions to
+    petitions.toml); names, texts per language, links, country and kind follow the site;
+    broken encodings are repaired. Ids, hashtags, dates, images, alt texts and comments in the
+    data files are kept. Items with source = "site" that vanished from the site are marked
+    inactive (active = false), never deleted. A malformed page is reported with its file and
+    line, and nothing is written.
+    """
+    try:
+        _import_site(
+            ctx,
+            paths,
+            language_files,
+            data_dir,
+            dry_run=dry_run,
+            targets={"initiative": initiatives_file, "petition": petitions_file},
+        )
+    except BotError as exc:
+        from bot.logs import mask
+
+        click.echo(f"Error: {mask(str(exc))}", err=True)
+        sys.exit(exc.exit_code)
+
+
+def _import_site(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    language_files: list[tuple[str, Path]],
+    data_dir: Path | None,
+    *,
+    dry_run: bool,
+    targets: dict[str, str],
+) -> None:
+    from bot.importer.hugo import find_sources, read_pages
+    from bot.importer.merge import plan_import
+
+    if data_dir is None:
+        from bot.config import load_settings
+
+        data_dir = load_settings(ctx.find_root().params.get("env_file")).data_dir
+    sources = find_sources(paths, language_files)
+    pages = read_pages(sources)
+    for page in pages:
+        click.echo(f"read {page.path} ({page.language}): {len(page.entries)} entries", err=True)
+        for note in page.notes:
+            click.echo(f"note: {note}", err=True)
+    plan = plan_import(pages, data_dir, targets)
+    diff = plan.render()
+    if diff:
+        click.echo(diff)
+    click.echo(f"import-site: {plan.summary()}")
+    if dry_run:
+        click.echo("dry run: nothing written" if plan.changed else "nothing to write")
+        return
+    if not plan.changed:
+        click.echo(f"{data_dir} is in step with the site: nothing written")
+        return
+    for path in plan.write():
+        click.echo(f"wrote {path}")

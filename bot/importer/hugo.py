@@ -1,0 +1,480 @@
+"""Reading the website's network pages: Hugo content files (front matter, then markdown).
+
+A page lists its entries as markdown list items::
+
+    * [**Name**](https://example.org): Description text … (Country)
+
+under the headings "Initiatives" and "Petitions" (on a page without headings every entry is an
+initiative). The markdown is parsed with markdown-it; each entry becomes an :class:`Entry`: the
+name (the link text without markup), the link, the description as plain text (bold markup and
+inline links removed, link text kept) and the trailing "(Country)" as an ISO 3166 code, looked
+up in Babel's territory names of the page's language ("Europe" stays "Europe"). A petition's
+further links (``[title](url1) also [here](url2)``) become its further URLs; petitions have no
+description. Broken encodings ("VÃ¡monos") are repaired with ftfy. Links are kept as written:
+site-relative links (``/about``) stay relative.
+
+Every problem of every page is collected and raised as one :class:`ImportSiteError` naming the
+file and line.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import ftfy
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from bot.dataset import EUROPE, EUROPE_TERRITORY, _check_url
+from bot.errors import ImportSiteError, Problem
+
+Kind = Literal["initiative", "petition"]
+
+#: Page files of a Hugo content folder: ``index.md``, ``index.de.md``, ``_index.fr.md`` …
+PAGE_FILE = re.compile(r"^_?index(?:\.[^.]+)?\.(?:md|markdown)$")
+#: The language in a page file's name: ``<anything>.<language>.md``.
+NAME_LANGUAGE = re.compile(r"^.+\.(?P<lang>[^.]+)\.(?:md|markdown)$")
+#: Front-matter keys that give a page's language.
+LANGUAGE_KEYS = ("lang", "language")
+
+_FIX = ftfy.TextFixerConfig(
+    unescape_html=False,  # markdown-it already decoded entities
+    uncurl_quotes=False,  # typographic quotes and apostrophes are intended
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+)
+_COUNTRY_AT_END = re.compile(r"\s*\(([^()]*)\)\s*$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A page file to read, with its language if the operator gave it (``--lang``)."""
+
+    path: Path
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One list entry of a page, as plain data."""
+
+    kind: Kind
+    name: str
+    urls: tuple[str, ...]
+    text: str | None
+    country: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Page:
+    """A network page in one language."""
+
+    path: Path
+    language: str
+    entries: tuple[Entry, ...]
+    notes: tuple[Problem, ...] = ()
+
+    def where(self, entry: Entry) -> str:
+        return f"{self.path}:{entry.line}"
+
+
+def url_key(url: str) -> str:
+    """The form of a link used to match entries: scheme and host lower-case, no trailing '/'."""
+    match = re.match(r"^(https?)://([^/?#]+)(.*)$", url, re.IGNORECASE)
+    if match:
+        url = f"{match[1].lower()}://{match[2].lower()}{match[3]}"
+    return url.rstrip("/") or "/"
+
+
+def known_language(code: str) -> str | None:
+    """The ISO 639-1 code of ``code`` (``de``, ``fr-CH`` → ``fr``) if Babel knows it."""
+    from babel import Locale, UnknownLocaleError
+
+    base = code.strip().replace("_", "-").split("-")[0].lower()
+    if not re.fullmatch(r"[a-z]{2}", base):
+        return None
+    try:
+        Locale.parse(base)
+    except (UnknownLocaleError, ValueError):
+        return None
+    return base
+
+
+def find_sources(paths: Sequence[Path], explicit: Sequence[tuple[str, Path]] = ()) -> list[Source]:
+    """The page files of ``paths`` (folders are searched for ``index.<language>.md``) and the
+    files given with a language; raise :class:`ImportSiteError` if there is none."""
+    problems: list[Problem] = []
+    sources: list[Source] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and PAGE_FILE.match(p.name))
+            if not found:
+                problems.append(
+                    Problem(str(path), "no page files (index.<language>.md) in this folder")
+                )
+            sources.extend(Source(p) for p in found)
+        elif path.is_file():
+            sources.append(Source(path))
+        else:
+            problems.append(Problem(str(path), "no such file or folder"))
+    for language, path in explicit:
+        if path.is_file():
+            sources.append(Source(path, language))
+        else:
+            problems.append(Problem(str(path), "no such file"))
+    if not sources and not problems:
+        problems.append(Problem("", "no page given: pass a content folder or page files"))
+    if problems:
+        raise ImportSiteError(problems)
+    return sources
+
+
+def read_pages(sources: Sequence[Source]) -> list[Page]:
+    """Read every page, sorted by language; raise one :class:`ImportSiteError` listing every
+    problem of every page (nothing is imported then)."""
+    problems: list[Problem] = []
+    pages: list[Page] = []
+    seen: dict[Path, Source] = {}
+    for source in sources:
+        resolved = source.path.resolve()
+        if resolved in seen:
+            problems.append(Problem(str(source.path), "given twice"))
+            continue
+        seen[resolved] = source
+        reader = _PageReader(source)
+        page = reader.read()
+        problems.extend(reader.problems)
+        if page is not None:
+            pages.append(page)
+    by_language: dict[str, Page] = {}
+    for page in pages:
+        if page.language in by_language:
+            other = by_language[page.language]
+            problems.append(
+                Problem(
+                    str(page.path),
+                    f"a second page in {page.language!r} (the first is {other.path})",
+                )
+            )
+        by_language[page.language] = page
+    if problems:
+        raise ImportSiteError(problems)
+    return sorted(pages, key=lambda p: p.language)
+
+
+class _Markdown(MarkdownIt):
+    """CommonMark that keeps link destinations as written (no percent-encoding, no punycode)."""
+
+    def normalizeLink(self, url: str) -> str:
+        return url
+
+
+@dataclass
+class _PageReader:
+    source: Source
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path:
+        return self.source.path
+
+    def problem(self, line: int | None, message: str) -> None:
+        where = f"{self.path}:{line}" if line else str(self.path)
+        self.problems.append(Problem(where, message))
+
+    def note(self, line: int, message: str) -> None:
+        self.notes.append(Problem(f"{self.path}:{line}", message))
+
+    def read(self) -> Page | None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            self.problem(None, f"not UTF-8 text: {exc}")
+            return None
+        except OSError as exc:
+            self.problem(None, f"cannot read: {exc.strerror or exc}")
+            return None
+        lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
+        front = self._front_matter(lines)
+        if front is None:
+            return None
+        values, body_start = front
+        language = self._language(values)
+        entries = self._entries("\n".join(lines[body_start:]), body_start, language or "en")
+        if language is None:
+            return None
+        if not entries and not self.problems:
+            self.problem(
+                None, "no entries: expected a list of '* [Name](link): text (Country)' items"
+            )
+        return Page(self.path, language, tuple(entries), tuple(self.notes))
+
+    # -- front matter and language ------------------------------------------------------------
+
+    def _front_matter(self, lines: list[str]) -> tuple[dict[str, tuple[str, int]], int] | None:
+        """The language keys of the front matter (value, line) and the first line of the body."""
+        fence = lines[0].rstrip()
+        if fence not in ("---", "+++"):
+            self.problem(1, "no front matter: a Hugo page starts with '---' (YAML) or '+++' (TOML)")
+            return None
+        end = next((i for i in range(1, len(lines)) if lines[i].rstrip() == fence), None)
+        if end is None:
+            self.problem(1, f"the front matter opened with {fence!r} is never closed")
+            return None
+        values: dict[str, tuple[str, int]] = {}
+        block = lines[1:end]
+        if fence == "+++":
+            try:
+                data = tomllib.loads("\n".join(block))
+            except tomllib.TOMLDecodeError as exc:
+                self.problem(1, f"the front matter is not valid TOML: {exc}")
+                return None
+            for key in LANGUAGE_KEYS:
+                if key in data:
+                    line = next(
+                        (n for n, text in enumerate(block, 2) if re.match(rf"\s*{key}\s*=", text)),
+                        1,
+                    )
+                    values[key] = (str(data[key]), line)
+        else:
+            for number, text in enumerate(block, 2):
+                match = re.match(rf"^({'|'.join(LANGUAGE_KEYS)})\s*:\s*(.*?)\s*$", text)
+                if match:
+                    values[match[1]] = (_yaml_scalar(match[2]), number)
+        return values, end + 1
+
+    def _language(self, front: dict[str, tuple[str, int]]) -> str | None:
+        """The page's language from ``--lang``, the file name or the front matter."""
+        claims: list[tuple[str, str, int | None]] = []  # (code, how it was given, line)
+        if self.source.language is not None:
+            claims.append((self.source.language, "--lang", None))
+        match = NAME_LANGUAGE.match(self.path.name)
+        if match:
+            claims.append((match["lang"], "the file name", None))
+        for key in LANGUAGE_KEYS:
+            if key in front:
+                value, line = front[key]
+                claims.append((value, f"the front matter's {key!r}", line))
+        if not claims:
+            self.problem(
+                1,
+                "cannot tell the page's language: name the file index.<language>.md, set"
+                " 'lang' in its front matter, or pass --lang LANGUAGE=FILE",
+            )
+            return None
+        found: dict[str, str] = {}
+        for code, how, claim_line in claims:
+            language = known_language(code)
+            if language is None:
+                self.problem(
+                    claim_line,
+                    f"unknown language {code!r} (from {how}): expected an ISO 639-1 code",
+                )
+                return None
+            found.setdefault(language, how)
+        if len(found) > 1:
+            described = " but ".join(f"{code!r} from {how}" for code, how in found.items())
+            self.problem(1, f"conflicting languages: {described}")
+            return None
+        return next(iter(found))
+
+    # -- the markdown -------------------------------------------------------------------------
+
+    def _entries(self, body: str, offset: int, language: str) -> list[Entry]:
+        tokens = _Markdown("commonmark").parse(body)
+        kind: Kind | None = "initiative"
+        heading = ("", 0)
+        reported_headings: set[int] = set()
+        entries: list[Entry] = []
+        seen: dict[str, int] = {}
+        index = 0
+        while index < len(tokens):
+            token = tokens[index]
+            if token.type == "heading_open":
+                title = tokens[index + 1].content
+                kind = _section_kind(title)
+                heading = (title, _line(token, offset))
+            elif token.type in ("bullet_list_open", "ordered_list_open") and token.level == 0:
+                close = _closing(tokens, index)
+                for first, last in _list_items(tokens, index + 1, close):
+                    line = _line(tokens[first], offset)
+                    if kind is None:
+                        if heading[1] not in reported_headings:
+                            reported_headings.add(heading[1])
+                            self.problem(
+                                line,
+                                f"entries under the heading {heading[0]!r} (line {heading[1]}):"
+                                " a section must be 'Initiatives' or 'Petitions'",
+                            )
+                        continue
+                    entry = self._entry(tokens[first + 1 : last], kind, line, language)
+                    if entry is None:
+                        continue
+                    key = url_key(entry.urls[0])
+                    if key in seen:
+                        self.problem(
+                            line,
+                            f"two entries with the link {entry.urls[0]} (lines {seen[key]} and"
+                            f" {line}): each initiative or petition is listed once",
+                        )
+                        continue
+                    seen[key] = line
+                    entries.append(entry)
+                index = close
+            index += 1
+        return entries
+
+    def _entry(self, inner: list[Token], kind: Kind, line: int, language: str) -> Entry | None:
+        if not inner:
+            self.problem(line, "an entry without a link: an entry is '[Name](link): text'")
+            return None
+        if len(inner) != 3 or inner[1].type != "inline":
+            self.problem(
+                line,
+                "an entry with more than one paragraph or a nested list: write each entry as"
+                " one list item '[Name](link): text (Country)'",
+            )
+            return None
+        children = inner[1].children or []
+        start = 0
+        while start < len(children) and children[start].type in ("strong_open", "em_open"):
+            start += 1
+        if start >= len(children) or children[start].type != "link_open":
+            self.problem(
+                line,
+                "an entry without a link: an entry starts with [Name](link), e.g."
+                " '* [**Name**](https://example.org): text (Country)'",
+            )
+            return None
+        end = next(i for i in range(start, len(children)) if children[i].type == "link_close")
+        href = str(children[start].attrGet("href") or "")
+        name = self._fix(_plain(children[start + 1 : end]), line)
+        rest = children[end + 1 :]
+        text = self._fix(_plain(rest), line)
+        urls = [href]
+        if kind == "petition":
+            urls += [str(t.attrGet("href")) for t in rest if t.type == "link_open"]
+            urls = list(dict.fromkeys(urls))
+        ok = True
+        if not name:
+            self.problem(line, "the entry's link has no text (the name)")
+            ok = False
+        for url in urls:
+            try:
+                _check_url(url)
+            except ValueError as exc:
+                self.problem(line, f"bad link: {exc}")
+                ok = False
+        if not ok:
+            return None
+        text = re.sub(r"^:\s*", "", text)
+        country = None
+        match = _COUNTRY_AT_END.search(text)
+        if match:
+            country = country_code(match[1].strip(), language)
+            if country is None:
+                what = "kept in the text" if kind == "initiative" else "no country"
+                self.note(line, f"'({match[1]})' is not a country name in {language!r}: {what}")
+            else:
+                text = text[: match.start()].strip()
+        description = (text or None) if kind == "initiative" else None
+        return Entry(kind, name, tuple(urls), description, country, line)
+
+    def _fix(self, text: str, line: int) -> str:
+        fixed = ftfy.fix_text(text, _FIX)
+        if fixed != text:
+            pairs = [(a, b) for a, b in zip(text.split(), fixed.split(), strict=False) if a != b]
+            shown = ", ".join(f"{a!r} → {b!r}" for a, b in pairs[:3]) or "whitespace"
+            self.note(line, f"repaired broken text encoding: {shown}")
+        return fixed
+
+
+def _yaml_scalar(value: str) -> str:
+    """A plain or quoted YAML scalar without its quotes or trailing comment."""
+    if value[:1] in ("'", '"'):
+        end = value.find(value[0], 1)
+        return value[1:end] if end > 0 else value[1:]
+    return value.split(" #", 1)[0].strip()
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _section_kind(title: str) -> Kind | None:
+    folded = _fold(title)
+    if "petition" in folded or "peticion" in folded:
+        return "petition"
+    if "initiativ" in folded or "iniciativ" in folded:
+        return "initiative"
+    return None
+
+
+def _line(token: Token, offset: int) -> int:
+    return (token.map[0] if token.map else 0) + offset + 1
+
+
+def _closing(tokens: list[Token], index: int) -> int:
+    """The index of the token closing ``tokens[index]`` (same level, nesting -1)."""
+    opening = tokens[index]
+    for i in range(index + 1, len(tokens)):
+        if tokens[i].level == opening.level and tokens[i].nesting == -1:
+            return i
+    return len(tokens) - 1
+
+
+def _list_items(tokens: list[Token], start: int, stop: int) -> list[tuple[int, int]]:
+    """``(open, close)`` indices of the list items between ``start`` and ``stop``."""
+    items: list[tuple[int, int]] = []
+    index = start
+    while index < stop:
+        if tokens[index].type == "list_item_open":
+            close = _closing(tokens, index)
+            items.append((index, close))
+            index = close
+        index += 1
+    return items
+
+
+def _plain(tokens: list[Token]) -> str:
+    """Plain text of inline tokens: markup dropped, link and image texts kept."""
+    parts: list[str] = []
+    for token in tokens:
+        if token.type in ("text", "code_inline", "image"):
+            parts.append(token.content)
+        elif token.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return re.sub(r"\s+", " ", "".join(parts)).strip()
+
+
+@functools.cache
+def _country_names(language: str) -> dict[str, str]:
+    """Folded territory name → ISO code (or ``Europe``), in ``language`` and then English."""
+    from babel import Locale
+
+    names: dict[str, str] = {}
+    for lang in dict.fromkeys((language, "en")):
+        territories: dict[str, Any] = dict(Locale.parse(lang).territories)
+        for code, name in territories.items():
+            if code == EUROPE_TERRITORY:
+                names.setdefault(_fold(str(name)), EUROPE)
+            elif re.fullmatch(r"[A-Z]{2}", code) and code != "ZZ":
+                names.setdefault(_fold(str(name)), code)
+    return names
+
+
+def country_code(name: str, language: str) -> str | None:
+    """The ISO 3166-1 alpha-2 code (or ``Europe``) of a country name written in ``language``."""
+    if name == EUROPE:
+        return EUROPE
+    return _country_names(language).get(_fold(name))
