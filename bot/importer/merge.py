@@ -543,58 +543,70 @@ def _insert(table: Table, key: str, item: Any, order: Sequence[str]) -> None:
 def _set_nested(table: Any, key: str, language: str, value: Value | None) -> None:
     """Set or remove one language of ``names`` or ``description``."""
     sub = table.get(key) if key in table else None
-    if value is None:
-        if sub is not None and language in sub:
+    if sub is None or isinstance(sub, InlineTable):
+        _set_inline(table, key, sub, language, value)
+    elif value is None:
+        if language in sub:
             del sub[language]
-            if not sub:
-                del table[key]
-        return
-    if sub is None:
-        if key == "description":
-            new_table = tomlkit.table()
-            new_table.add(language, value)
-            table[key] = new_table
-        else:
-            inline = tomlkit.inline_table()
-            inline.add(language, value)
-            _set_table_key(table, key, inline)
-        return
-    if language in sub:
+        if not sub:
+            del table[key]
+    elif language in sub:
         sub[language] = value
-    elif isinstance(sub, InlineTable):
-        rebuilt = tomlkit.inline_table()
-        for lang, text in sorted([*sub.items(), (language, value)]):
-            rebuilt.add(lang, text)
-        table[key] = rebuilt
     elif isinstance(sub, Table):
         _insert(sub, language, tomlkit.item(value), sorted({*sub.keys(), language}))
     else:
         sub[language] = value
 
 
-def _set_table_key(table: Any, key: str, value: Any) -> None:
-    if isinstance(table, Table):
-        _insert(table, key, value, FIELD_ORDER)
+def _set_inline(
+    table: Any, key: str, sub: InlineTable | None, language: str, value: Value | None
+) -> None:
+    """Set a language in an inline (or missing) ``names``/``description``: rebuild it sorted;
+    a missing ``description`` becomes a ``[id.description]`` table."""
+    values = {k: str(v) for k, v in (sub or {}).items() if k != language}
+    if value is not None:
+        values[language] = str(value)
+    if not values:
+        if sub is not None:
+            del table[key]
+    elif sub is not None:
+        table[key] = _inline(values)
+    elif key == "description":
+        table[key] = _description(values)
+    elif isinstance(table, Table):
+        _insert(table, key, _inline(values), FIELD_ORDER)
     else:
-        table[key] = value
+        table[key] = _inline(values)
+
+
+def _inline(values: Mapping[str, str]) -> InlineTable:
+    """``{ de = "…", fr = "…" }`` in language order, spaced as the data files write it."""
+    body = ", ".join(f"{k} = {tomlkit.string(v).as_string()}" for k, v in sorted(values.items()))
+    inline = tomlkit.parse(f"x = {{ {body} }}\n")["x"]
+    assert isinstance(inline, InlineTable)
+    return inline
+
+
+def _description(values: Mapping[str, str]) -> Table:
+    description = tomlkit.table()
+    for language, text in sorted(values.items()):
+        description.add(language, text)
+    return description
 
 
 def _new_table(flat: Flat) -> Table:
     table = tomlkit.table()
-    names = tomlkit.inline_table()
-    description = tomlkit.table()
+    groups: dict[str, dict[str, str]] = {"names": {}, "description": {}}
     for key, value in flat.items():
         group, _, language = key.partition(".")
-        if group == "names":
-            names.add(language, value)
-        elif group == "description":
-            description.add(language, value)
+        if language:
+            groups[group][language] = str(value)
         else:
             table.add(key, _toml_value(value))
-    if names:
-        _insert(table, "names", names, FIELD_ORDER)
-    if description:
-        table.add("description", description)
+    if groups["names"]:
+        _insert(table, "names", _inline(groups["names"]), FIELD_ORDER)
+    if groups["description"]:
+        table.add("description", _description(groups["description"]))
     return table
 
 
