@@ -53,6 +53,7 @@ def _data_file_name(ctx: click.Context, param: click.Parameter, value: str) -> s
 )
 @click.option(
     "--data-dir",
+    metavar="DIR",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Data folder to update (default: DATA_DIR from the configuration, i.e. data/).",
@@ -65,6 +66,7 @@ def _data_file_name(ctx: click.Context, param: click.Parameter, value: str) -> s
 @click.option(
     "--initiatives",
     "initiatives_file",
+    metavar="FILE",
     default="initiatives.toml",
     show_default=True,
     callback=_data_file_name,
@@ -73,6 +75,7 @@ def _data_file_name(ctx: click.Context, param: click.Parameter, value: str) -> s
 @click.option(
     "--petitions",
     "petitions_file",
+    metavar="FILE",
     default="petitions.toml",
     show_default=True,
     callback=_data_file_name,
@@ -98,7 +101,7 @@ def import_site(
     broken encodings are repaired. Ids, hashtags, dates, images, alt texts and comments in the
     data files are kept. Items with source = "site" that vanished from the site are marked
     inactive (active = false), never deleted. A malformed page is reported with its file and
-    line, and nothing is written.
+    line, and nothing is written. Read the --dry-run diff first; see data/README.md.
     """
     try:
         _import_site(

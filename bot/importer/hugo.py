@@ -32,7 +32,7 @@ import ftfy
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from bot.dataset import EUROPE, EUROPE_TERRITORY, _check_url
+from bot.dataset import EUROPE, EUROPE_TERRITORY, Item, _check_url
 from bot.errors import ImportSiteError, Problem
 
 Kind = Literal["initiative", "petition"]
@@ -474,7 +474,23 @@ def _country_names(language: str) -> dict[str, str]:
 
 
 def country_code(name: str, language: str) -> str | None:
-    """The ISO 3166-1 alpha-2 code (or ``Europe``) of a country name written in ``language``."""
+    """The ISO 3166-1 alpha-2 code (or ``Europe``) of a country name written in ``language``,
+    if the dataset accepts it as a ``country`` ("European Union" is a Babel territory, not a
+    country)."""
     if name == EUROPE:
         return EUROPE
-    return _country_names(language).get(_fold(name))
+    code = _country_names(language).get(_fold(name))
+    return code if code is not None and _accepted_country(code) else None
+
+
+@functools.cache
+def _accepted_country(code: str) -> bool:
+    from pydantic import ValidationError
+
+    try:
+        Item.model_validate(
+            {"id": "x", "kind": "petition", "name": "x", "urls": ["/x"], "country": code}
+        )
+    except ValidationError:
+        return False
+    return True
