@@ -235,6 +235,7 @@ def test_item_not_from_the_site_is_never_deactivated(site: Path, bundled: Path) 
     not on the pages stays active and unchanged."""
     for language in ("en", "fr"):
         drop_line(site / f"index.{language}.md", "[**X-odus**]")
+    drop_line(bundled / "initiatives.toml", 'source = "')
     before = snapshot(bundled)
     assert run(site, "--data-dir", bundled).exit_code == 0
     dataset = load_dataset(bundled)
