@@ -256,6 +256,11 @@ def retract(ctx: click.Context, item_id: str, dry_run: bool) -> None:
         sys.exit(1)
 
 
+from bot.importer.command import import_site  # noqa: E402 -- registered after the group
+
+cli.add_command(import_site)
+
+
 def main() -> None:
     cli(prog_name="leavex-bot")
 

@@ -13,6 +13,7 @@ Bluesky account that post every language of ``POST_LANGUAGES``.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -50,6 +52,11 @@ def default_database_url() -> str:
     return f"sqlite:///{Path(state_home) / 'leavex-bot' / 'state.sqlite3'}"
 
 
+def _empty_is_unset(value: object) -> object:
+    """``NAME=`` (as config.example.env has it) leaves an optional setting unset."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 def _split_list(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -69,6 +76,10 @@ def _check_languages(codes: list[str] | None) -> list[str] | None:
     return codes
 
 
+_CRON_PART = r"(?:\*|[0-9a-z]+(?:-[0-9a-z]+)?)(?:/[0-9]+)?"
+_CRON_FIELD = re.compile(rf"{_CRON_PART}(?:,{_CRON_PART})*", re.IGNORECASE)
+
+
 def _check_cron(expression: str | None) -> str | None:
     if expression is None:
         return None
@@ -78,13 +89,26 @@ def _check_cron(expression: str | None) -> str | None:
             f"{expression!r} is not a 5-field cron expression (minute hour day month weekday),"
             " e.g. '0 10 * * *'"
         )
+    bad = [field for field in fields if not _CRON_FIELD.fullmatch(field)]
+    if bad:
+        raise ValueError(f"{expression!r} is not a valid cron expression: cannot read {bad[0]!r}")
+    import datetime as dt
+
     from apscheduler.triggers.cron import CronTrigger
 
     try:
-        CronTrigger.from_crontab(expression, timezone="UTC")
+        trigger = CronTrigger.from_crontab(expression, timezone="UTC")
     except ValueError as exc:
         raise ValueError(f"{expression!r} is not a valid cron expression: {exc}") from None
+    if trigger.get_next_fire_time(None, dt.datetime.now(dt.UTC)) is None:
+        raise ValueError(f"{expression!r} never fires (no such date)")
     return expression
+
+
+def _check_language(code: str | None) -> str | None:
+    if code is not None and not re.fullmatch(r"[a-z]{2}", code):
+        raise ValueError(f"{code!r} is not an ISO 639-1 language code (or empty to skip)")
+    return code
 
 
 def _check_http_url(url: str | None) -> str | None:
@@ -94,6 +118,10 @@ def _check_http_url(url: str | None) -> str | None:
     if not re.fullmatch(r"https?://[^\s/?#]+(?::\d+)?(?:/\S*)?", url):
         raise ValueError(f"{url!r} is not an http(s) URL such as https://example.org")
     return url
+
+
+#: Stands for the account's variable prefix (ACCOUNTS__<NAME>) in validation messages.
+ACCOUNT = "<ACCOUNT>"
 
 
 class AccountSettings(BaseModel):
@@ -116,19 +144,40 @@ class AccountSettings(BaseModel):
     handle: str | None = None
     app_password: SecretStr | None = None
 
+    _unset = field_validator(
+        "schedule",
+        "language_mode",
+        "fallback_language",
+        "api_base_url",
+        "access_token",
+        "visibility",
+        "service_url",
+        "handle",
+        "app_password",
+        mode="before",
+    )(_empty_is_unset)
     _split = field_validator("languages", mode="before")(_split_list)
     _langs = field_validator("languages")(_check_languages)
     _cron = field_validator("schedule")(_check_cron)
     _urls = field_validator("api_base_url", "service_url")(_check_http_url)
+    _fallback = field_validator("fallback_language")(_check_language)
 
     @model_validator(mode="after")
     def _credentials(self) -> AccountSettings:
-        needed = (
-            ("api_base_url", "access_token")
+        mastodon_fields = ("api_base_url", "access_token", "visibility")
+        bluesky_fields = ("service_url", "handle", "app_password")
+        own, other = (
+            (mastodon_fields, bluesky_fields)
             if self.platform == "mastodon"
-            else ("handle", "app_password")
+            else (bluesky_fields, mastodon_fields)
         )
-        missing = [name.upper() for name in needed if getattr(self, name) is None]
+        foreign = [
+            f"{ACCOUNT}__{name.upper()}" for name in other if getattr(self, name) is not None
+        ]
+        if foreign:
+            raise ValueError(f"{', '.join(foreign)}: not a setting of a {self.platform} account")
+        needed = own[:2] if self.platform == "mastodon" else own[1:]
+        missing = [f"{ACCOUNT}__{name.upper()}" for name in needed if getattr(self, name) is None]
         if missing:
             raise ValueError(f"a {self.platform} account needs {' and '.join(missing)}")
         return self
@@ -165,7 +214,22 @@ class Settings(BaseSettings):
     bluesky_handle: str | None = None
     bluesky_app_password: SecretStr | None = Field(default=None, validate_default=True)
     accounts: dict[str, AccountSettings] = Field(default_factory=dict)
+    #: where the settings came from, for error messages (not a setting)
+    _source: str = PrivateAttr("environment")
 
+    @property
+    def source(self) -> str:
+        return self._source
+
+    _unset = field_validator(
+        "fallback_language",
+        "site_base_url",
+        "mastodon_api_base_url",
+        "mastodon_access_token",
+        "bluesky_handle",
+        "bluesky_app_password",
+        mode="before",
+    )(_empty_is_unset)
     _split = field_validator("post_languages", mode="before")(_split_list)
     _cron = field_validator("post_schedule")(_check_cron)
     _urls = field_validator("site_base_url", "mastodon_api_base_url", "bluesky_service_url")(
@@ -179,14 +243,7 @@ class Settings(BaseSettings):
         assert checked is not None
         return checked
 
-    @field_validator("fallback_language", mode="before")
-    @classmethod
-    def _fallback(cls, code: object) -> object:
-        if code == "":
-            return None
-        if isinstance(code, str) and not re.fullmatch(r"[a-z]{2}", code):
-            raise ValueError(f"{code!r} is not an ISO 639-1 language code (or empty to skip)")
-        return code
+    _fallback = field_validator("fallback_language")(_check_language)
 
     @field_validator("timezone")
     @classmethod
@@ -200,10 +257,8 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database(cls, url: str) -> str:
-        if not re.match(r"(sqlite:///|postgres(ql)?(\+psycopg)?://)", url):
-            raise ValueError(
-                "must start with sqlite:/// (a file path) or postgresql:// (or postgres://)"
-            )
+        if not re.match(r"(sqlite:///.|postgres(ql)?(\+psycopg)?://.)", url):
+            raise ValueError("must be sqlite:///PATH (a file) or postgresql://… (or postgres://…)")
         return url
 
     @field_validator("data_dir", "templates_dir")
@@ -320,33 +375,65 @@ def resolve_accounts(settings: Settings) -> list[Account]:
     clashes = sorted({n for n in names if names.count(n) > 1})
     if clashes:
         raise ConfigError(
-            [
+            source=settings.source,
+            problems=[
                 Problem(
                     f"ACCOUNTS__{name.upper()}",
                     "this name is taken by a default account (MASTODON_*/BLUESKY_*);"
                     " choose another",
                 )
                 for name in clashes
-            ]
+            ],
         )
     return accounts
 
 
 def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
     """Read the settings; raise :class:`ConfigError` listing every bad variable."""
-    source = str(env_file) if env_file else ".env"
+    path = env_file or Path(".env")
     if env_file is not None and not env_file.is_file():
         raise ConfigError([Problem(str(env_file), "env file not found")])
+    source = f"environment and {path}" if path.is_file() else "environment"
+    if path.is_file():
+        _check_env_file(path)
     try:
-        return Settings(_env_file=env_file or ".env", **overrides)
+        settings = Settings(_env_file=path, **overrides)
     except ValidationError as exc:
-        raise ConfigError(list(_problems(exc)), source=f"environment and {source}") from None
+        raise ConfigError(list(_problems(exc)), source=source) from None
+    settings._source = source
+    return settings
+
+
+def _check_env_file(path: Path) -> None:
+    """Refuse an env file that python-dotenv would partly skip (with only a warning)."""
+    from dotenv.parser import parse_stream
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(str(path), f"not UTF-8 text (byte {exc.start})")]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(str(path), f"cannot read: {exc.strerror}")]) from None
+    problems = []
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            # Name the variable, never the value (it may be a token).
+            name = re.match(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)", binding.original.string)
+            what = f" ({name.group(1)})" if name else ""
+            problems.append(
+                Problem(
+                    f"{path}, line {binding.original.line}{what}",
+                    "not a NAME=value line (or a quote left open)",
+                )
+            )
+    if problems:
+        raise ConfigError(problems, source=str(path))
 
 
 def _problems(exc: ValidationError) -> Iterator[Problem]:
     for error in exc.errors(include_url=False, include_input=False):
         variable = "__".join(str(part) for part in error["loc"]).upper()
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = str(error["msg"]).removeprefix("Value error, ").replace(ACCOUNT, variable)
         if error["type"] == "extra_forbidden":
             message = "unknown setting (see config.example.env for every setting)"
         elif error["type"] == "literal_error":

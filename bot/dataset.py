@@ -22,6 +22,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -36,6 +37,10 @@ HASHTAG_RE = re.compile(r"^(?!\d+$)[^\W](?:[\w]{0,99})$")
 EUROPE = "Europe"
 #: UN M.49 code for Europe, which Babel localizes like any ISO 3166 territory.
 EUROPE_TERRITORY = "150"
+#: Two-letter codes Babel knows that are not ISO 3166-1 countries (reserved or user-assigned).
+NOT_ISO = frozenset(
+    {"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"}
+)
 
 
 def _language(code: str) -> str:
@@ -62,6 +67,8 @@ def _check_url(url: str) -> str:
     if url.startswith("/"):
         if url.startswith("//"):
             raise ValueError(f"{url!r}: protocol-relative links are not allowed; write https://")
+        if not re.fullmatch(r"/\S*", url):
+            raise ValueError(f"{url!r}: a link cannot contain spaces (write %20)")
         return url  # site-relative: resolved against SITE_BASE_URL when rendering
     if not re.fullmatch(r"https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?", url):
         raise ValueError(f"{url!r} is neither an http(s) URL with a host nor a site-relative /path")
@@ -103,7 +110,7 @@ class Item(BaseModel):
     description: dict[Language, Text] = Field(default_factory=dict)
     starts: dt.date | None = None
     ends: dt.date | None = None
-    active: bool = True
+    active: StrictBool = True
     departure: Departure | None = None
     image: Image | None = None
     #: Where the item comes from. "site": ``import-site`` keeps it in step with the website and
@@ -133,7 +140,7 @@ class Item(BaseModel):
     def _country(cls, code: str | None) -> str | None:
         if code is None or code == EUROPE:
             return code
-        if not re.fullmatch(r"[A-Z]{2}", code) or code not in _territories():
+        if not re.fullmatch(r"[A-Z]{2}", code) or code not in _territories() or code in NOT_ISO:
             raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code (or {EUROPE!r})")
         return code
 
@@ -222,6 +229,14 @@ def load_dataset(data_dir: Path) -> Dataset:
                 continue
             if item_id in sources:
                 problems.append(Problem(where, f"id already used in {sources[item_id]}"))
+                continue
+            if "id" in raw:
+                problems.append(
+                    Problem(
+                        f"{where}, field 'id'",
+                        f"the id is the table's name ([{item_id}]); remove this field",
+                    )
+                )
                 continue
             try:
                 item = Item.model_validate({"id": item_id, **raw})

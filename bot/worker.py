@@ -17,7 +17,7 @@ from types import FrameType
 
 from bot.app import App
 from bot.config import Account
-from bot.errors import BotError
+from bot.errors import BotError, InputError
 from bot.logs import log_event
 from bot.poster import Outcome, Poster
 from bot.schedule import current_slot, next_slots
@@ -50,6 +50,8 @@ def run_once(
                     account, publisher, grace=grace, skip_slot=slot_at
                 )
                 results += poster.run_slot(account, publisher, slot_at)
+            except InputError:
+                raise  # bad operator input stops the run (exit 2), it is not a failed slot
             except BotError as exc:
                 log_event(
                     log,

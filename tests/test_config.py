@@ -118,7 +118,7 @@ def test_named_account_without_credentials(monkeypatch: pytest.MonkeyPatch) -> N
     """A named account missing its credentials says which ones."""
     monkeypatch.setenv("ACCOUNTS__FR__PLATFORM", "bluesky")
     monkeypatch.setenv("ACCOUNTS__FR__HANDLE", "fr.example.org")
-    with pytest.raises(ConfigError, match=r"ACCOUNTS__FR: .*needs APP_PASSWORD"):
+    with pytest.raises(ConfigError, match=r"ACCOUNTS__FR: .*needs ACCOUNTS__FR__APP_PASSWORD"):
         load_settings()
 
 

@@ -113,16 +113,68 @@ class TemplateSet:
                 raise TemplateError(
                     f"{self.folder / (exc.name or name)}, line {exc.lineno}: {exc.message}"
                 ) from None
+            except UnicodeDecodeError as exc:
+                raise TemplateError(
+                    f"{self.folder / name}: not UTF-8 text (byte {exc.start})"
+                ) from None
         raise TemplateError(
             f"no template for language {language!r}, kind {kind!r}: create {self.folder / names[1]}"
         )
 
     def check_all(self, languages: list[str]) -> None:
-        """Compile every template the given languages need; raise on the first bad one."""
+        """Compile every template the given languages need and render each with a sample
+        context (every optional value present, then every one absent), so a misspelt variable
+        or attribute is refused at start, not when some item happens to need that branch."""
         for language in languages:
             for kind in KINDS:
                 for platform in PLATFORMS:
-                    self.get(language, kind, platform)
+                    template = self.get(language, kind, platform)
+                    for context in _sample_contexts(language, kind, platform):
+                        try:
+                            template.render(context)
+                        except Exception as exc:  # any failure here is the template's
+                            line = _error_line(exc)
+                            where = f"{template.filename}{f', line {line}' if line else ''}"
+                            message = getattr(exc, "message", None) or str(exc)
+                            raise TemplateError(f"{where}: {message}") from None
+
+
+def _sample_contexts(language: str, kind: str, platform: str) -> list[dict[str, Any]]:
+    full = {
+        "item_id": "sample",
+        "kind": kind,
+        "platform": platform,
+        "language": language,
+        "name": "Sample",
+        "aliases": ["Other name"],
+        "country": "Country",
+        "url": "https://example.org/a",
+        "urls": ["https://example.org/a", "https://example.org/b"],
+        "departure": {"date": "1 January 2025", "platforms": "Mastodon, Bluesky", "past": True},
+        "description": "Sample text.",
+        "hashtags": ["#Sample"],
+    }
+    bare = {
+        **full,
+        "aliases": [],
+        "country": None,
+        "urls": ["https://example.org/a"],
+        "departure": None,
+        "description": None,
+        "hashtags": [],
+    }
+    return [full, bare]
+
+
+def _error_line(exc: BaseException) -> int | None:
+    """The template line of a render-time error, from the traceback Jinja2 rewrites."""
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 @lru_cache(maxsize=64)
@@ -263,8 +315,10 @@ class Renderer:
             raw = template.render(context, description=description, hashtags=hashtags)
         except jinja2.UndefinedError as exc:
             raise TemplateError(f"{template.filename}: item {item.id!r}: {exc.message}") from None
-        except jinja2.TemplateError as exc:
-            raise TemplateError(f"{template.filename}: item {item.id!r}: {exc}") from None
+        except Exception as exc:  # a template can raise anything (format, math)
+            line = _error_line(exc)
+            where = f"{template.filename}{f', line {line}' if line else ''}"
+            raise TemplateError(f"{where}: item {item.id!r}: {exc}") from None
         raw = _BLANK_LINES.sub("\n\n", _TRAILING_SPACE.sub("", raw)).strip()
         segments = [
             rt.Segment("text", typography(language, s.text)) if s.kind == "text" else s
@@ -285,7 +339,9 @@ class Renderer:
         low, high = 1, len(words) - 1
         while low <= high:  # binary search for the most words that still fit
             middle = (low + high) // 2
-            cut = " ".join(words[:middle]).rstrip(_CUT_PUNCTUATION) + ELLIPSIS
+            kept = " ".join(words[:middle]).rstrip(_CUT_PUNCTUATION)
+            # After a link the ellipsis gets a space of its own, or it would extend the URL.
+            cut = kept + (" " if rt.URL.search(kept.rsplit(" ", 1)[-1]) else "") + ELLIPSIS
             segments = attempt(cut)
             if limits.fits(rt.join(segments)):
                 best, low = segments, middle + 1

@@ -58,7 +58,7 @@ class Facet:
 
 def _trim_url(url: str) -> str:
     # Closing brackets belong to the URL only when it opened them (Wikipedia-style links).
-    while url and url[-1] in ".,;:!?'\"»)]}":
+    while url and url[-1] in ".,;:!?'\"»)]}…":
         if url[-1] == ")" and url.count("(") >= url.count(")"):
             break
         url = url[:-1]
