@@ -1,0 +1,429 @@
+"""Fuzzing with hypothesis: the dataset loader and the renderer never crash. Whatever the input,
+the loader either loads it or raises a DatasetError naming the file; the renderer either renders
+a post that fits the platform's limits and keeps the item's name, or raises a RenderError."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from hypothesis import HealthCheck, assume, event, example, given, settings
+from hypothesis import strategies as st
+
+from bot.dataset import HASHTAG_RE, Item, load_dataset
+from bot.errors import DatasetError, RenderError
+from bot.rendering import text as rt
+from bot.rendering.render import (
+    DEFAULT_LIMITS,
+    KINDS,
+    PLATFORMS,
+    PlatformLimits,
+    Renderer,
+    TemplateSet,
+)
+from tests.helpers import DATA, SITE, TEMPLATES
+
+#: FUZZ_EXAMPLES=5000 for a long hunt; the default keeps the suite fast.
+FUZZ = settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+LANGUAGES = ("de", "en", "fr")
+BUNDLED_FILES = sorted(DATA.glob("*.toml"))
+
+# --- the dataset loader ------------------------------------------------------------------------
+
+ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
+SCALARS = st.one_of(
+    ANY_TEXT,
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(),
+    st.booleans(),
+    st.dates(),
+    st.datetimes(timezones=st.none() | st.just(dt.UTC)),
+    st.times(),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(ANY_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+IDS = st.one_of(
+    st.from_regex(r"[a-z0-9][a-z0-9-]{0,20}[a-z0-9]", fullmatch=True),
+    st.sampled_from(["helloquitx", "leavex", "Bad_Id", "", "-x", "a" * 70, "id", "11-11-11"]),
+    ANY_TEXT,
+)
+URLS = st.one_of(
+    st.sampled_from(
+        [
+            "https://example.org",
+            "http://a.example/path?q=1#f",
+            "/about",
+            "//example.org",
+            "ftp://example.org",
+            "https://",
+            "https://localhost",
+            "example.org",
+            " https://example.org ",
+            "",
+        ]
+    ),
+    ANY_TEXT,
+)
+LANGUAGE_KEYS = st.sampled_from(["de", "en", "fr", "EN", "english", "", "d"]) | ANY_TEXT
+
+
+def _field_values() -> dict[str, st.SearchStrategy[Any]]:
+    """Plausible values for each item field (so the fuzzing reaches the deep checks), mixed
+    with anything at all."""
+    plausible: dict[str, st.SearchStrategy[Any]] = {
+        "kind": st.sampled_from(["initiative", "petition", "campaign", ""]),
+        "name": ANY_TEXT,
+        "names": st.dictionaries(LANGUAGE_KEYS, ANY_TEXT, max_size=3),
+        "aliases": st.lists(ANY_TEXT, max_size=3),
+        "urls": st.lists(URLS, max_size=3),
+        "country": st.sampled_from(["DE", "FR", "Europe", "XX", "de", "France", ""]),
+        "hashtags": st.lists(
+            st.sampled_from(["LeaveX", "#LeaveX", "2025", "Leave X", "leavex", "", "ça_va"])
+            | ANY_TEXT,
+            max_size=3,
+        ),
+        "description": st.dictionaries(LANGUAGE_KEYS, ANY_TEXT, max_size=3),
+        "starts": st.dates() | st.datetimes(),
+        "ends": st.dates() | ANY_TEXT,
+        "active": st.booleans() | ANY_TEXT,
+        "departure": st.fixed_dictionaries(
+            {},
+            optional={
+                "date": st.dates(),
+                "platforms": st.lists(
+                    st.sampled_from(["mastodon", "bluesky", "threads"]), max_size=3
+                ),
+                "organisations": st.integers(min_value=-5, max_value=100),
+            },
+        ),
+        "image": st.fixed_dictionaries(
+            {},
+            optional={
+                "file": ANY_TEXT,
+                "alt": st.dictionaries(LANGUAGE_KEYS, ANY_TEXT, max_size=2),
+            },
+        ),
+    }
+    return {field: strategy | VALUES for field, strategy in plausible.items()}
+
+
+ITEM_TABLES = st.fixed_dictionaries(
+    {}, optional={**_field_values(), "id": VALUES, "colour": VALUES}
+) | st.dictionaries(ANY_TEXT, VALUES, max_size=5)
+DOCUMENTS = st.dictionaries(IDS, ITEM_TABLES | VALUES, max_size=5)
+
+
+def _load(files: dict[str, bytes]) -> None:
+    """Write the files to a fresh data folder and load it: success, or a DatasetError that
+    names a file of that folder, with exit code 2."""
+    with tempfile.TemporaryDirectory() as folder:
+        for name, content in files.items():
+            (Path(folder) / name).write_bytes(content)
+        error: DatasetError | None = None
+        try:
+            load_dataset(Path(folder))
+        except DatasetError as exc:
+            error = exc
+        event("loaded" if error is None else "refused")
+        if error is not None:
+            assert error.exit_code == 2
+            assert error.problems
+            for problem in error.problems:
+                assert problem.where.startswith(folder), problem
+
+
+@FUZZ
+@given(documents=st.lists(DOCUMENTS, min_size=1, max_size=3))
+def test_loader_on_random_documents(documents: list[dict[str, Any]]) -> None:
+    """Random TOML documents (random tables, keys and values of every TOML type) either load
+    or raise a DatasetError naming the file; nothing else ever comes out."""
+    files: dict[str, bytes] = {}
+    for number, document in enumerate(documents):
+        try:
+            text = tomlkit.dumps(document)
+        except Exception:  # a document tomlkit cannot write is no input
+            assume(False)
+        files[f"{number}.toml"] = text.encode("utf-8")
+    _load(files)
+
+
+MUTATIONS = st.sampled_from(["delete", "insert", "replace", "duplicate-line", "drop-line"])
+
+
+@FUZZ
+@given(
+    source=st.sampled_from(BUNDLED_FILES),
+    edits=st.lists(
+        st.tuples(
+            MUTATIONS,
+            st.floats(min_value=0, max_value=1),
+            st.binary(min_size=1, max_size=12)
+            | st.sampled_from([b"=", b"[", b"]", b'"', b"\n", b"[x]\n", b"\xff", b"#"])
+            | ANY_TEXT.map(lambda s: s.encode("utf-8")),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_loader_on_mutated_bundled_files(
+    source: Path, edits: list[tuple[str, float, bytes]]
+) -> None:
+    """The bundled data files with random bytes deleted, inserted or replaced and lines
+    dropped or repeated either load or raise a DatasetError naming the file."""
+    content = source.read_bytes()
+    for mutation, where, payload in edits:
+        position = int(where * len(content))
+        if mutation == "delete":
+            content = content[:position] + content[position + len(payload) :]
+        elif mutation == "insert":
+            content = content[:position] + payload + content[position:]
+        elif mutation == "replace":
+            content = content[:position] + payload + content[position + len(payload) :]
+        else:
+            lines = content.split(b"\n")
+            index = min(int(where * len(lines)), len(lines) - 1)
+            if mutation == "duplicate-line":
+                lines.insert(index, lines[index])
+            else:
+                del lines[index]
+            content = b"\n".join(lines)
+    others = {p.name: p.read_bytes() for p in BUNDLED_FILES if p != source}
+    _load({**others, source.name: content})
+
+
+# --- the renderer ------------------------------------------------------------------------------
+
+SPECIAL = [
+    "👩‍👩‍👧‍👦",  # a ZWJ family: one grapheme
+    "🏳️‍🌈",
+    "👍🏽",
+    "🇪🇺",
+    "✍️",
+    "مرحبا بالعالم",  # Arabic (RTL)
+    "שלום עולם",  # Hebrew (RTL)
+    "\u202eevil\u202c",  # right-to-left override
+    "e\u0301\u0301\u0301",  # combining marks
+    "Z\u0351\u036b\u0343\u036a\u0302\u036b\u033d\u034f\u0334\u0319",
+    "ﾃｽﾄ",
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+    "https://example.org/path?q=1&r=2#frag",
+    "http://a.example",
+    "(https://en.wikipedia.org/wiki/X_(social_network))",
+    "https://example.org/ünïcödé",
+    "#LeaveX",
+    "#",
+    "##",
+    "C#",
+    "#2025",
+    "＃全角",
+    "#tag.",
+    "@user@mastodon.social",
+    "«",
+    "»",
+    "?",
+    "!",
+    ":",
+    "—",
+    "\u00a0",
+    "\u202f",
+    "\u200b",
+    "\u00ad",
+    "\n",
+    "\n\n\n",
+    "\t",
+    "{{ name }}",
+    "{% if %}",
+]
+WORD = st.one_of(
+    st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=15),
+    st.sampled_from(SPECIAL),
+    st.integers(min_value=30, max_value=700).map(lambda n: "x" * n),
+    st.integers(min_value=10, max_value=200).map(lambda n: "👩‍👩‍👧" * n),
+)
+
+
+SHORT_WORD = st.one_of(
+    st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=12),
+    st.sampled_from(SPECIAL),
+)
+
+
+def _sentence(word: st.SearchStrategy[str], max_words: int) -> st.SearchStrategy[str]:
+    return (
+        st.lists(word, min_size=1, max_size=max_words)
+        .map(" ".join)
+        .filter(lambda text: text.strip() != "")
+    )
+
+
+NAMES = _sentence(SHORT_WORD, 6).filter(lambda text: "http" not in text.casefold())
+DESCRIPTIONS = _sentence(WORD, 80)
+HASHTAGS = st.lists(
+    st.text(
+        st.characters(categories=["Lu", "Ll", "Lo", "Nd"], include_characters="_"),
+        min_size=1,
+        max_size=30,
+    ).filter(lambda tag: bool(HASHTAG_RE.match(tag))),
+    max_size=3,
+    unique_by=str.casefold,
+)
+ITEM_URLS = st.lists(
+    st.sampled_from(
+        [
+            "https://example.org",
+            "https://www.example.org/a/very/long/path/that/bluesky/shortens?x=1",
+            "http://a.example/ü",
+            "https://xn--mnchen-3ya.example/",
+            "/about",
+        ]
+    ),
+    min_size=1,
+    max_size=3,
+)
+LIMITS = st.builds(
+    PlatformLimits,
+    max_graphemes=st.integers(min_value=1, max_value=1000)
+    | st.integers(min_value=80, max_value=600),
+    max_bytes=st.none() | st.integers(min_value=1, max_value=4000),
+    url_length=st.none() | st.integers(min_value=0, max_value=40),
+)
+
+
+@st.composite
+def items(draw: st.DrawFn, language: str = "en") -> Item:
+    """A valid item with random texts in random languages (mostly including ``language``)."""
+    languages = set(draw(st.lists(st.sampled_from(LANGUAGES), unique=True, max_size=3)))
+    if draw(st.integers(0, 9)) > 1:
+        languages.add(language)
+    raw: dict[str, Any] = {
+        "id": "fuzzed-item",
+        "kind": draw(st.sampled_from(KINDS)),
+        "name": draw(NAMES),
+        "names": {lang: draw(NAMES) for lang in draw(st.lists(st.sampled_from(LANGUAGES)))},
+        "aliases": draw(st.lists(NAMES, max_size=2)),
+        "urls": draw(ITEM_URLS),
+        "country": draw(st.sampled_from([None, "DE", "FR", "BE", "Europe", "US", "IL", "SA"])),
+        "hashtags": draw(HASHTAGS),
+        "description": {lang: draw(DESCRIPTIONS) for lang in sorted(languages)},
+    }
+    if draw(st.booleans()):
+        raw["departure"] = {
+            "date": draw(st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 1, 1))),
+            "platforms": draw(
+                st.lists(st.sampled_from(["mastodon", "bluesky"]), min_size=1, unique=True)
+            ),
+        }
+    return Item.model_validate(raw)
+
+
+_SPACES = re.compile(r"[\s\u00a0\u202f]+")
+
+
+def _squash(text: str) -> str:
+    """Text without its spacing, which the renderer normalises (French typography, blank
+    lines, trailing spaces)."""
+    return _SPACES.sub("", text)
+
+
+def _renderer(site: bool) -> Renderer:
+    return Renderer(
+        TemplateSet(TEMPLATES), site_base_url=SITE if site else None, today=dt.date(2026, 3, 1)
+    )
+
+
+RENDERERS = {True: _renderer(True), False: _renderer(False)}
+
+
+@FUZZ
+@given(
+    data=st.data(),
+    language=st.sampled_from(LANGUAGES),
+    platform=st.sampled_from(PLATFORMS),
+    limits=st.none() | LIMITS,
+    site=st.integers(0, 4).map(bool),
+)
+def test_renderer_fits_or_refuses(
+    data: st.DataObject,
+    language: str,
+    platform: Any,
+    limits: PlatformLimits | None,
+    site: bool,
+) -> None:
+    """Any valid item (emoji, ZWJ sequences, RTL text, combining marks, links and '#' inside
+    the text, very long words) renders in every language for every platform within random
+    limits, keeping its name, or raises a RenderError; nothing else comes out."""
+    item = data.draw(items(language), label="item")
+    try:
+        post = RENDERERS[site].render(item, language, platform, limits)
+    except RenderError:
+        event("refused")
+        return
+    event("shortened" if post.truncated else "rendered")
+    used = limits or DEFAULT_LIMITS[platform]
+    assert used.fits(post.text), (post.length, used)
+    assert post.length == used.measure(post.text)
+    assert _squash(item.name_in(language)) in _squash(post.text)
+    encoded = post.text.encode("utf-8")
+    for facet in post.facets:
+        shown = encoded[facet.start : facet.end].decode("utf-8")
+        if facet.kind == "tag":
+            assert shown[1:] == facet.value and shown[0] in "#＃", facet
+        else:
+            assert facet.value.startswith(("http://", "https://")), facet
+
+
+def _links(text: str) -> set[str]:
+    return {seg.target for seg in rt.segment(text) if seg.kind == "link"}
+
+
+@FUZZ
+@example(
+    description="word " * 30 + "https://example.org/a " + "more " * 100,
+    platform="bluesky",
+    max_graphemes=187,
+)
+@example(
+    description="word " * 30 + "https://example.org/a " + "more " * 100,
+    platform="mastodon",
+    max_graphemes=210,
+)
+@given(
+    description=DESCRIPTIONS,
+    platform=st.sampled_from(PLATFORMS),
+    max_graphemes=st.integers(min_value=60, max_value=500),
+)
+def test_shortening_never_changes_a_link(
+    description: str, platform: Any, max_graphemes: int
+) -> None:
+    """Every link of a post, shortened or not, is a link of the item or of its text exactly
+    as written: shortening never cuts into a URL or glues the ellipsis to it."""
+    item = Item.model_validate(
+        {
+            "id": "linked",
+            "kind": "initiative",
+            "name": "Linked",
+            "urls": ["https://x.example"],
+            "description": {"en": description},
+        }
+    )
+    limits = PlatformLimits(
+        max_graphemes=max_graphemes, url_length=23 if platform == "mastodon" else None
+    )
+    try:
+        post = RENDERERS[True].render(item, "en", platform, limits)
+    except RenderError:
+        return
+    allowed = {"https://x.example"} | _links(description)
+    assert {facet.value for facet in post.facets if facet.kind == "link"} <= allowed
