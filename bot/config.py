@@ -268,19 +268,17 @@ class Settings(BaseSettings):
             raise ValueError(f"{str(path)!r} is not a folder")
         return path
 
-    @field_validator("mastodon_access_token")
+    @field_validator("mastodon_access_token", "bluesky_app_password")
     @classmethod
-    def _mastodon_pair(cls, token: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        if (token is None) != (info.data.get("mastodon_api_base_url") is None):
-            raise ValueError("MASTODON_API_BASE_URL and MASTODON_ACCESS_TOKEN must be set together")
-        return token
-
-    @field_validator("bluesky_app_password")
-    @classmethod
-    def _bluesky_pair(cls, password: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        if (password is None) != (info.data.get("bluesky_handle") is None):
-            raise ValueError("BLUESKY_HANDLE and BLUESKY_APP_PASSWORD must be set together")
-        return password
+    def _pairs(cls, secret: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        partner = {
+            "mastodon_access_token": "mastodon_api_base_url",
+            "bluesky_app_password": "bluesky_handle",
+        }[str(info.field_name)]
+        if (secret is None) != (info.data.get(partner) is None):
+            names = f"{partner.upper()} and {str(info.field_name).upper()}"
+            raise ValueError(f"{names} must be set together")
+        return secret
 
 
 @dataclass(frozen=True)

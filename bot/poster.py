@@ -136,7 +136,7 @@ class Poster:
         *,
         today: Callable[[], dt.date] = dt.date.today,
         retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         stopping: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -263,17 +263,10 @@ class Poster:
                 lease_until=self._lease(),
             )
             if not created:  # another worker planned it between our read and our insert
-                return Outcome(account.name, key, "claimed", record.item_id, record.language)
+                return _outcome(record, "claimed")
             return self._publish(account, publisher, record)
         if record.status in ("posted", "retracted"):
-            return Outcome(
-                account.name,
-                key,
-                "already-posted",
-                record.item_id,
-                record.language,
-                url=record.remote_url,
-            )
+            return _outcome(record, "already-posted", url=record.remote_url)
         return self._resume(account, publisher, record)
 
     # -- unfinished posts ---------------------------------------------------------------------
@@ -290,50 +283,27 @@ class Poster:
     def _resume(self, account: Account, publisher: Publisher, record: PostRecord) -> Outcome:
         """Finish a post whose earlier attempt crashed, lost its answer or failed."""
         if not self._claim(record):
-            return Outcome(
-                account.name, record.slot_key, "claimed", record.item_id, record.language
-            )
+            return _outcome(record, "claimed")
+        settled = self._settle(publisher, record)
+        return settled or self._publish(account, publisher, record)
+
+    def _settle(self, publisher: Publisher, record: PostRecord) -> Outcome | None:
+        """The outcome of an earlier attempt if it can be known without sending anything:
+        posted (found on the platform) or unknown (the platform cannot be asked now);
+        ``None`` when sending (again) is safe."""
         try:
             found = self._reconcile(publisher, record)
         except TransientPublishError as exc:
             # Unknown whether it went out, and no way to check now: do not risk a duplicate.
-            log_event(
-                log,
-                "post.unreconciled",
-                logging.WARNING,
-                account=account.name,
-                slot=record.slot_key,
-                error=str(exc),
-            )
-            return Outcome(
-                account.name,
-                record.slot_key,
-                "failed",
-                record.item_id,
-                record.language,
-                error=f"could not check the earlier attempt: {exc}",
-            )
-        if found is not None:
-            posted = self.store.mark_posted(record, found.remote_id, found.url)
-            log_event(
-                log,
-                "post.reconciled",
-                account=account.name,
-                item=record.item_id,
-                language=record.language,
-                slot=record.slot_key,
-                outcome="posted",
-                url=found.url,
-            )
-            return Outcome(
-                account.name,
-                record.slot_key,
-                "posted",
-                posted.item_id,
-                posted.language,
-                url=found.url,
-            )
-        return self._publish(account, publisher, record)
+            log_event(log, "post.unreconciled", logging.WARNING, **_fields(record), error=str(exc))
+            return _outcome(record, "failed", error=f"could not check the earlier attempt: {exc}")
+        if found is None:
+            return None
+        self.store.mark_posted(record, found.remote_id, found.url)
+        log_event(
+            log, "post.reconciled", logging.INFO, **_fields(record), outcome="posted", url=found.url
+        )
+        return _outcome(record, "posted", url=found.url)
 
     def _reconcile(self, publisher: Publisher, record: PostRecord) -> Published | None:
         """Whether an earlier attempt of this post is already on the platform."""
@@ -364,50 +334,23 @@ class Poster:
                 continue
             if not self._claim(record):
                 continue
-            try:
-                found = self._reconcile(publisher, record)
-            except TransientPublishError:
-                continue  # try again later; never guess
-            if found is not None:
-                self.store.mark_posted(record, found.remote_id, found.url)
-                outcomes.append(
-                    Outcome(
-                        account.name,
-                        record.slot_key,
-                        "posted",
-                        record.item_id,
-                        record.language,
-                        url=found.url,
-                    )
+            settled = self._settle(publisher, record)
+            if settled is None:
+                self.store.mark_failed(
+                    record,
+                    "abandoned: not published before its slot passed"
+                    " the catch-up grace; the item stays in rotation",
                 )
-                continue
-            self.store.mark_failed(
-                record,
-                "abandoned: not published before its slot passed"
-                " the catch-up grace; the item stays in rotation",
-            )
-            outcomes.append(
-                Outcome(
-                    account.name,
-                    record.slot_key,
-                    "failed",
-                    record.item_id,
-                    record.language,
-                    error="abandoned after downtime",
-                )
-            )
+                settled = _outcome(record, "failed", error="abandoned after downtime")
+            outcomes.append(settled)
         return outcomes
+
+    # -- publishing ---------------------------------------------------------------------------
 
     def _publish(self, account: Account, publisher: Publisher, record: PostRecord) -> Outcome:
         started = self.clock()
         delay = self.retry.base_delay
-        fields = {
-            "account": account.name,
-            "item": record.item_id,
-            "language": record.language,
-            "slot": record.slot_key,
-            "dry_run": account.dry_run or None,
-        }
+        fields = {**_fields(record), "dry_run": account.dry_run or None}
         for attempt in range(1, self.retry.attempts + 1):
             self.store.start_attempt(record.id)
             try:
@@ -427,45 +370,57 @@ class Poster:
                 )
                 if attempt == self.retry.attempts or wait > remaining:
                     return self._failed(record, exc, fields)
-                if self.stopping.is_set() or self._interrupted_wait(wait):
+                if self._wait_or_stop(wait):
                     log_event(log, "post.interrupted", logging.WARNING, **fields)
-                    return Outcome(
-                        account.name,
-                        record.slot_key,
+                    return _outcome(
+                        record,
                         "failed",
-                        record.item_id,
-                        record.language,
                         error="interrupted by shutdown; will be reconciled on the next start",
                     )
                 delay = min(delay * 2, self.retry.max_delay)
                 continue
             except PermanentPublishError as exc:
                 return self._failed(record, exc, fields)
-            posted = self.store.mark_posted(record, published.remote_id, published.url)
+            self.store.mark_posted(record, published.remote_id, published.url)
             log_event(
                 log, "post.published", logging.INFO, **fields, outcome="posted", url=published.url
             )
-            return Outcome(
-                account.name,
-                record.slot_key,
-                "posted",
-                posted.item_id,
-                posted.language,
-                url=published.url,
-            )
+            return _outcome(record, "posted", url=published.url)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _interrupted_wait(self, seconds: float) -> bool:
-        """Sleep between attempts; ``True`` if a shutdown was asked for meanwhile."""
-        if self.sleep is not time.sleep:
-            self.sleep(seconds)  # tests' instant sleep
-            return self.stopping.is_set()
-        return self.stopping.wait(seconds)
+    def _wait_or_stop(self, seconds: float) -> bool:
+        """Wait before the next attempt; ``True`` if a shutdown was asked for meanwhile."""
+        if self.sleep is None:
+            return self.stopping.wait(seconds)
+        self.sleep(seconds)
+        return self.stopping.is_set()
 
     def _failed(self, record: PostRecord, exc: PublishError, fields: dict[str, Any]) -> Outcome:
         reason = f"{exc.status} {exc}" if exc.status else str(exc)
         self.store.mark_failed(record, reason)
         log_event(log, "post.failed", logging.ERROR, **fields, outcome="failed", error=reason)
-        return Outcome(
-            record.account, record.slot_key, "failed", record.item_id, record.language, error=reason
-        )
+        return _outcome(record, "failed", error=reason)
+
+
+def _outcome(
+    record: PostRecord, status: OutcomeStatus, *, url: str | None = None, error: str | None = None
+) -> Outcome:
+    return Outcome(
+        record.account,
+        record.slot_key,
+        status,
+        record.item_id,
+        record.language,
+        url=url,
+        error=error,
+    )
+
+
+def _fields(record: PostRecord) -> dict[str, Any]:
+    """The fields every log line about a post carries."""
+    return {
+        "account": record.account,
+        "item": record.item_id,
+        "language": record.language,
+        "slot": record.slot_key,
+    }

@@ -182,19 +182,16 @@ class MastodonPublisher:
 
     def delete(self, remote_id: str) -> bool:
         """Delete a status; ``False`` if it was already gone."""
-        try:
-            with self._translate("DELETE /api/v1/statuses"):
-                self.client.status_delete(remote_id)
-        except PermanentPublishError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+        return self._unless_missing("DELETE /api/v1/statuses", self.client.status_delete, remote_id)
 
     def exists(self, remote_id: str) -> bool:
+        return self._unless_missing("GET /api/v1/statuses", self.client.status, remote_id)
+
+    def _unless_missing(self, action: str, call: Callable[[str], object], remote_id: str) -> bool:
+        """Run ``call``; ``False`` if the status does not exist (404)."""
         try:
-            with self._translate("GET /api/v1/statuses"):
-                self.client.status(remote_id)
+            with self._translate(action):
+                call(remote_id)
         except PermanentPublishError as exc:
             if exc.status == 404:
                 return False
