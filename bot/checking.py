@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -12,6 +12,7 @@ from bot.dataset import Item
 from bot.errors import BotError
 from bot.rendering.render import DEFAULT_LIMITS, PLATFORMS, PlatformLimits
 
+PROGRESS_STEP = 100
 Verdict = Literal["ok", "shortened", "fallback", "skipped", "warning", "error"]
 
 
@@ -61,16 +62,24 @@ class Report:
         return f"{len(self.rows)} item × language rows: {parts}"
 
 
-def check_all(app: App, limits: dict[str, PlatformLimits] | None = None) -> Report:
-    """Render everything the configured accounts could post; never raises for one bad item."""
+def check_all(
+    app: App,
+    limits: dict[str, PlatformLimits] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Render everything the configured accounts could post; never raises for one bad item.
+
+    ``progress`` is called with the number of items done since the last call."""
     limits = {**DEFAULT_LIMITS, **(limits or {})}
     languages = list(dict.fromkeys(lang for a in app.accounts for lang in a.languages))
     fallbacks = {a.fallback_language for a in app.accounts if a.fallback_language}
     today = app.today()
     report = Report()
-    for item in app.dataset:
+    for index, item in enumerate(app.dataset, 1):
         for language in languages:
             report.rows.append(_check_one(app, item, language, fallbacks, today, limits))
+        if progress is not None and index % PROGRESS_STEP == 0:
+            progress(PROGRESS_STEP)
     return report
 
 

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from bot.app import App
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: Long operations show progress on stderr from this many items on.
+PROGRESS_FROM = 1000
 
 
 def _fail(exc: BotError) -> None:
@@ -156,7 +158,13 @@ def check(ctx: click.Context, online: bool) -> None:
         for line in lines:
             click.echo(line)
         click.echo()
-    report = check_all(app, limits)
+    if len(app.dataset) >= PROGRESS_FROM:
+        with click.progressbar(
+            length=len(app.dataset), label="rendering items", file=sys.stderr
+        ) as bar:
+            report = check_all(app, limits, progress=bar.update)
+    else:
+        report = check_all(app, limits)
     click.echo(report.table())
     click.echo(report.summary())
     if report.errors or failed:
