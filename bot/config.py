@@ -116,7 +116,10 @@ def _check_http_url(url: str | None) -> str | None:
         return None
     url = url.strip().rstrip("/")
     if not re.fullmatch(r"https?://[^\s/?#]+(?::\d+)?(?:/\S*)?", url):
-        raise ValueError(f"{url!r} is not an http(s) URL such as https://example.org")
+        # Quote the value only if it looks like a URL: a token pasted on the wrong line must
+        # not be printed.
+        shown = f"{url!r} is" if re.match(r"https?://", url) else "the value is"
+        raise ValueError(f"{shown} not an http(s) URL such as https://example.org")
     return url
 
 
@@ -414,16 +417,16 @@ def _check_env_file(path: Path) -> None:
         raise ConfigError([Problem(str(path), f"cannot read: {exc.strerror}")]) from None
     problems = []
     for binding in parse_stream(io.StringIO(text)):
+        line = f"{path}, line {binding.original.line}"
         if binding.error:
             # Name the variable, never the value (it may be a token).
             name = re.match(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)", binding.original.string)
             what = f" ({name.group(1)})" if name else ""
-            problems.append(
-                Problem(
-                    f"{path}, line {binding.original.line}{what}",
-                    "not a NAME=value line (or a quote left open)",
-                )
-            )
+            problems.append(Problem(line + what, "not a NAME=value line (or a quote left open)"))
+        elif binding.key is not None and binding.value is None:
+            # A bare word: usually the rest of a value wrapped onto the next line. Its text is
+            # not shown, as it may be part of a token.
+            problems.append(Problem(line, "no '=' on this line (a value wrapped onto two lines?)"))
     if problems:
         raise ConfigError(problems, source=str(path))
 

@@ -25,8 +25,8 @@ from pydantic import (
     StrictBool,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from bot.errors import DatasetError, Problem
@@ -52,14 +52,21 @@ def _language(code: str) -> str:
 def _clean_text(value: str) -> str:
     value = value.strip()
     if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _clean_translation(value: str) -> str:
+    if not value.strip():
         raise ValueError(
             "must not be empty: leave a missing translation out instead of writing an empty string"
         )
-    return value
+    return value.strip()
 
 
 Language = Annotated[str, AfterValidator(_language)]
 Text = Annotated[str, AfterValidator(_clean_text)]
+Translation = Annotated[str, AfterValidator(_clean_translation)]
 HttpUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
@@ -91,7 +98,7 @@ class Image(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     file: Text
-    alt: dict[Language, Text] = Field(default_factory=dict)
+    alt: dict[Language, Translation] = Field(default_factory=dict)
 
 
 class Item(BaseModel):
@@ -102,12 +109,12 @@ class Item(BaseModel):
     id: Annotated[str, StringConstraints(pattern=ID_PATTERN)]
     kind: Literal["initiative", "petition"]
     name: Text
-    names: dict[Language, Text] = Field(default_factory=dict)
+    names: dict[Language, Translation] = Field(default_factory=dict)
     aliases: list[Text] = Field(default_factory=list)
     urls: list[Annotated[HttpUrl, AfterValidator(_check_url)]] = Field(min_length=1)
     country: str | None = None
     hashtags: list[str] = Field(default_factory=list)
-    description: dict[Language, Text] = Field(default_factory=dict)
+    description: dict[Language, Translation] = Field(default_factory=dict)
     starts: dt.date | None = None
     ends: dt.date | None = None
     active: StrictBool = True
@@ -144,11 +151,13 @@ class Item(BaseModel):
             raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code (or {EUROPE!r})")
         return code
 
-    @model_validator(mode="after")
-    def _dates(self) -> Item:
-        if self.starts and self.ends and self.ends < self.starts:
-            raise ValueError(f"ends ({self.ends}) is before starts ({self.starts})")
-        return self
+    @field_validator("ends")
+    @classmethod
+    def _dates(cls, ends: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        starts = info.data.get("starts")
+        if ends and starts and ends < starts:
+            raise ValueError(f"ends ({ends}) is before starts ({starts})")
+        return ends
 
     @property
     def url(self) -> str:

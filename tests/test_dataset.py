@@ -149,7 +149,7 @@ BAD_DATASETS = [
         "[i]\nkind = 'petition'\nname = 'I'\nurls = ['https://i.example']\n"
         "starts = 2025-02-01\nends = 2025-01-01\n",
         "'i'",
-        "(item)",
+        "ends",
         "before starts",
     ),
     (

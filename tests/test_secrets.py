@@ -198,26 +198,11 @@ ENV_FILE_MISTAKES = {
         "MASTODON_API_BASE_URL={s}\nMASTODON_ACCESS_TOKEN=https://social.example\n"
     ),
 }
-SWAPPED = (
-    "the token put into MASTODON_API_BASE_URL (lines swapped) is echoed in the error: "
-    "\"MASTODON_API_BASE_URL: '<token>' is not an http(s) URL\". _check_http_url (bot/config.py) "
-    "quotes any bad value, and nothing is registered for masking before the settings load. "
-    "URL errors should not quote a value that does not even start with http(s):// (or only "
-    "its first characters)"
-)
 
 
 @pytest.mark.parametrize(
     "mistake",
-    [
-        pytest.param(
-            name,
-            marks=[pytest.mark.xfail(strict=True, reason=SWAPPED)]
-            if name == "token-in-url-variable"
-            else [],
-        )
-        for name in ENV_FILE_MISTAKES
-    ],
+    [pytest.param(name) for name in ENV_FILE_MISTAKES],
 )
 @pytest.mark.parametrize("command", [["check"], ["run", "--once"]], ids=" ".join)
 def test_env_file_mistakes_never_show_secrets(
@@ -346,17 +331,6 @@ def test_bluesky_passwords_and_sessions_never_shown(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="a stored session whose tokens are not JWTs (a corrupt kv value) is 'reused': "
-    "client.login(session_string=...) in BlueskyPublisher._ensure_session "
-    "(bot/publishing/bluesky.py) accepts it, the first call then fails with 'Invalid payload "
-    "string: expected value at line 1 column 1' (or 'Not enough segments'), which _translate "
-    "maps to a PermanentPublishError instead of _SessionRejected; the post fails (exit 1) and "
-    "the bad session stays in the kv table, so every later run fails the same way until "
-    "someone deletes it. It should be treated like a rejected session: deleted, one fresh "
-    "login, and the post goes out",
-)
 def test_corrupt_stored_session_is_replaced_not_shown(
     pds: PDS,
     monkeypatch: pytest.MonkeyPatch,

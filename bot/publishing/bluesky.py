@@ -122,10 +122,13 @@ class BlueskyPublisher:
         if stored:
             register_secret(stored)
             try:
+                session = Session.decode(stored)
+                # Both tokens must be readable JWTs, or the first call fails obscurely.
+                _ = session.access_jwt_payload, session.refresh_jwt_payload
                 self.client.login(session_string=stored, fetch_bsky_profile=False)
                 log_event(log, "bluesky.session_reused", account=self.account.name)
                 return
-            except (ValueError, AtProtocolError):
+            except Exception:  # any unreadable session is replaced by one login
                 log_event(
                     log, "bluesky.session_unusable", logging.WARNING, account=self.account.name
                 )
