@@ -8,6 +8,7 @@ file, the item id and the field.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import tomllib
@@ -147,7 +148,7 @@ class Item(BaseModel):
     def _country(cls, code: str | None) -> str | None:
         if code is None or code == EUROPE:
             return code
-        if not re.fullmatch(r"[A-Z]{2}", code) or code not in _territories() or code in NOT_ISO:
+        if not re.fullmatch(r"[A-Z]{2}", code) or code not in iso_countries():
             raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code (or {EUROPE!r})")
         return code
 
@@ -185,11 +186,13 @@ class Item(BaseModel):
         return not (self.ends and today > self.ends)
 
 
-def _territories() -> Mapping[str, str]:
-    from babel import Locale
+@functools.cache
+def iso_countries() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes, from Babel's global territory data (no locale is loaded)."""
+    from babel.core import get_global
 
-    territories: Mapping[str, str] = Locale("en").territories
-    return territories
+    known = get_global("territory_languages")
+    return frozenset(c for c in known if len(c) == 2 and c.isalpha()) - NOT_ISO
 
 
 @dataclass(frozen=True)
