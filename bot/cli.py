@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from bot.errors import BotError, ConfigError, InputError, Problem
+from bot.errors import BotError, ConfigError, Problem
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -127,11 +127,8 @@ def preview(ctx: click.Context, account_name: str | None, count: int) -> None:
                     post.card,
                     key="",
                 )
-                suffix = " · shortened" if post.truncated else ""
-                click.echo(
-                    format_post(shown, publisher.limits, app.tz)
-                    + (f"\n│ ({suffix[3:]})" if suffix else "")
-                )
+                shortened = "\n│ (description shortened to fit)" if post.truncated else ""
+                click.echo(format_post(shown, publisher.limits, app.tz) + shortened)
             click.echo()
 
 
@@ -271,6 +268,3 @@ cli.add_command(import_site)
 
 def main() -> None:
     cli(prog_name="leavex-bot")
-
-
-_ = InputError  # re-exported for callers that catch CLI-level input errors
