@@ -231,24 +231,84 @@ def logins(args: dict[str, Any]) -> dict[str, Any]:
 # -- selection with a large dataset and history -----------------------------------------------
 
 
+def _posted(store: Any, account: Any, slot: dt.datetime, key: str, item: str, lang: str) -> None:
+    """Record ``item`` as posted in ``slot`` through the store's own write path."""
+    record, _ = store.plan(
+        account=account.name,
+        platform=account.platform,
+        slot_at=slot,
+        slot_key=key,
+        dry_run=False,
+        item_id=item,
+        slot_language=lang,
+        language=lang,
+        text="bench",
+        payload="{}",
+        remote_key=f"bench-{key}",
+    )
+    store.mark_posted(record, f"remote-{key}", None)
+
+
+def _history(store: Any, selector: Any, account: Any, items: Any, rows: int, today: Any) -> Any:
+    """``rows`` posted rows, the languages taking turns, each taking the eligible items in
+    dataset order (what the bot would choose); returns the last slot."""
+    from bot.selection import slot_key
+
+    orders = {}
+    for language in account.languages:
+        next(selector.candidates(account, language, today))  # the bot's own rotation sync
+        orders[language] = (
+            item.id
+            for item in items
+            if selector.language_for(item, language, account, today) is not None
+        )
+    slot = START - dt.timedelta(days=rows + 10)
+    for index in range(rows):
+        language = account.languages[index % len(account.languages)]
+        slot += dt.timedelta(hours=1)
+        key = slot_key(slot, language, account.language_mode)
+        _posted(store, account, slot, key, next(orders[language]), language)
+        if (index + 1) % 20_000 == 0:
+            progress(f"{index + 1}/{rows} history rows")
+    return slot
+
+
+def _query_plans(store: Any, selector: Any, account: Any, today: Any) -> dict[str, list[str]]:
+    """The SELECTs one more choice runs, as SQLite sees them, and their query plans."""
+    statements: list[str] = []
+    if store.dialect != "sqlite":
+        return {}
+    store._conn.set_trace_callback(statements.append)
+    try:
+        next(selector.candidates(account, selector.rotate_language(account), today))
+    finally:
+        store._conn.set_trace_callback(None)
+    return {
+        sql: [row[-1] for row in store.execute("EXPLAIN QUERY PLAN " + sql).fetchall()]
+        for sql in dict.fromkeys(statements)
+        if sql.lstrip().upper().startswith("SELECT")
+    }
+
+
 def selection(args: dict[str, Any]) -> dict[str, Any]:
     """``items`` items, ``history`` posted rows (spread over the languages, each language
     taking items in selection order as the bot would), then time choosing each next slot's
-    item and language (``Poster._keys`` + the first candidate) over ``slots`` slots."""
+    language and item (``Selector.rotate_language`` + the first ``Selector.candidates`` item)
+    over ``slots`` slots, recording each choice as posted."""
     from benchmarks.datasets import ROOT, SITE, generated_items
     from bot.config import Account
     from bot.dataset import Dataset, Item
     from bot.poster import Poster
     from bot.rendering.render import Renderer, TemplateSet
+    from bot.selection import slot_key
     from bot.state import Store
 
-    n_items, n_history, n_slots = int(args["items"]), int(args["history"]), int(args["slots"])
-    progress(f"building {n_items} items")
+    progress(f"building {args['items']} items")
     items = tuple(
-        Item.model_validate({"id": item_id, **raw}) for item_id, raw in generated_items(n_items)
+        Item.model_validate({"id": item_id, **raw})
+        for item_id, raw in generated_items(int(args["items"]))
     )
     dataset = Dataset(items, {item.id: Path("generated.toml") for item in items})
-    renderer = Renderer(TemplateSet(ROOT / "templates"), site_base_url=SITE)
     account = Account(
         name="big",
         platform="mastodon",
@@ -260,75 +320,30 @@ def selection(args: dict[str, Any]) -> dict[str, Any]:
     )
     today = dt.date(2027, 1, 4)
     store = Store(args["database_url"])
-    poster = Poster(store, dataset, renderer, today=lambda: today)
-    selector = poster.selector
+    renderer = Renderer(TemplateSet(ROOT / "templates"), site_base_url=SITE)
+    selector = Poster(store, dataset, renderer, today=lambda: today).selector
 
-    progress(f"recording {n_history} history rows")
+    progress(f"recording {args['history']} history rows")
     started = time.perf_counter()
-    orders = {}
-    for language in account.languages:
-        store.sync_rotation(account.name, language, False, selector._ids, dataset.fingerprint)
-        orders[language] = (
-            item.id
-            for item in items
-            if selector.language_for(item, language, account, today) is not None
-        )
-    slot = START - dt.timedelta(days=n_history + 10)
-    for index in range(n_history):
-        language = account.languages[index % len(account.languages)]
-        item_id = next(orders[language])
-        slot += dt.timedelta(hours=1)
-        key = slot.strftime("%Y-%m-%dT%H:%M:%SZ")
-        record, _ = store.plan(
-            account=account.name,
-            platform=account.platform,
-            slot_at=slot,
-            slot_key=key,
-            dry_run=False,
-            item_id=item_id,
-            slot_language=language,
-            language=language,
-            text="history",
-            payload="{}",
-            remote_key=f"history-{index}",
-        )
-        store.mark_posted(record, f"remote-{index}", None)
-        if (index + 1) % 20_000 == 0:
-            progress(f"{index + 1}/{n_history} history rows")
+    slot = _history(store, selector, account, items, int(args["history"]), today)
     setup_seconds = time.perf_counter() - started
 
-    progress(f"choosing {n_slots} slots")
+    progress(f"choosing {args['slots']} slots")
     times: list[float] = []
     per_language: dict[str, list[float]] = {lang: [] for lang in account.languages}
     chosen: list[str] = []
-    for index in range(n_slots):
+    for _ in range(int(args["slots"])):
         slot += dt.timedelta(hours=1)
         started = time.perf_counter()
-        ((key, language),) = poster._keys(account, slot)
+        language = selector.rotate_language(account)
         item = next(selector.candidates(account, language, today))
+        key = slot_key(slot, language, account.language_mode)
         elapsed = time.perf_counter() - started
         times.append(elapsed)
         per_language[language].append(elapsed)
         chosen.append(f"{language}:{item.id}")
-        # Record the choice as posted, so the next slot chooses anew.
-        record, _ = store.plan(
-            account=account.name,
-            platform=account.platform,
-            slot_at=slot,
-            slot_key=key,
-            dry_run=False,
-            item_id=item.id,
-            slot_language=language,
-            language=language,
-            text="bench",
-            payload="{}",
-            remote_key=f"bench-{index}",
-        )
-        store.mark_posted(record, f"bench-{index}", None)
-    plans = {
-        name: [tuple(row) for row in store.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
-        for name, sql, params in _selection_queries(account.name)
-    }
+        _posted(store, account, slot, key, item.id, language)  # the next slot chooses anew
+    plans = _query_plans(store, selector, account, today)
     store.close()
     return {
         "times": times,
@@ -337,23 +352,6 @@ def selection(args: dict[str, Any]) -> dict[str, Any]:
         "chosen": chosen[:6],
         "plans": plans,
     }
-
-
-def _selection_queries(account: str) -> list[tuple[str, str, tuple[Any, ...]]]:
-    return [
-        (
-            "rotation_order",
-            "SELECT item_id, last_slot FROM rotation WHERE account = ? AND language = ?"
-            " AND dry_run = ? ORDER BY last_slot, ordinal",
-            (account, "de", 0),
-        ),
-        (
-            "last_language_use",
-            "SELECT MAX(slot_at) FROM posts WHERE account = ? AND dry_run = ?"
-            " AND slot_language = ? AND status IN ('planned', 'posted')",
-            (account, 0, "de"),
-        ),
-    ]
 
 
 # -- check: the bot's renderer against a bare Jinja2 render + grapheme count ------------------

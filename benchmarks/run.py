@@ -388,7 +388,8 @@ def selection(opts: argparse.Namespace) -> Result:
         notes=[
             f"SQLite; median over {len(times)} slots; per language (ms): {per_language};"
             f" max {max(times) * 1000:.1f} ms",
-            "query plans: " + "; ".join(f"{k}: {v[-1][-1]}" for k, v in out["plans"].items() if v),
+            f"{len(out['plans'])} SELECTs per choice; their plans: "
+            + "; ".join(sorted({step for plan in out["plans"].values() for step in plan})),
         ],
         data=out,
     )
@@ -565,7 +566,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     opts = parse(argv)
     chosen = [f for f in FIGURES if f in opts.only.split(",")]
-    say(f"machine: {machine()}")
+    where = machine()
+    say(f"machine: {where}")
     results: list[Result] = []
     with ExitStack() as stack:
         servers = Servers(stack)
@@ -594,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r.figure}: {r.measured}{ratio}, budget {r.budget}: {r.verdict()}"
                     f" [{time.perf_counter() - started:.0f} s]"
                 )
-    print(f"Machine: {machine()}\n")
+    print(f"Machine: {where}\n")
     print(table(results))
     if opts.json:
         opts.json.write_text(
