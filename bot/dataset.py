@@ -13,10 +13,10 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -201,6 +201,8 @@ class Dataset:
 
     items: tuple[Item, ...]
     sources: Mapping[str, Path]
+    #: values derived from the items, computed once per process (eligibility, renderability)
+    memo: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __iter__(self) -> Iterator[Item]:
         return iter(self.items)

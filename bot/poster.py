@@ -149,8 +149,10 @@ class Poster:
         self.clock = clock
         #: set on SIGTERM: no new attempts; an unfinished post stays planned (reconcilable)
         self.stopping = stopping or threading.Event()
-        renderable = {item.id for item in dataset if not renderer.unresolved_links(item)}
-        self.selector = Selector(store, dataset, can_render=renderable)
+        key = ("renderable", renderer.site_base_url)
+        if key not in dataset.memo:
+            dataset.memo[key] = frozenset(i.id for i in dataset if not renderer.unresolved_links(i))
+        self.selector = Selector(store, dataset, can_render=dataset.memo[key])
 
     # -- choosing and rendering ---------------------------------------------------------------
 

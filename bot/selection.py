@@ -12,6 +12,7 @@ language falls back to the account's fallback language, or is skipped for that l
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -49,13 +50,43 @@ class Selector:
         store: Store,
         dataset: Dataset,
         *,
-        can_render: set[str] | None = None,
+        can_render: frozenset[str] | None = None,
     ) -> None:
         self.store = store
         self.dataset = dataset
         #: ids of items whose links can be resolved (``None``: all can)
         self.can_render = can_render
-        self._ids = [item.id for item in dataset]
+
+    def eligibility(
+        self, account: Account, slot_language: str, today: dt.date
+    ) -> tuple[list[tuple[str, int, bool]], str]:
+        """(item id, ordinal, eligible) for every item, and a fingerprint of that list.
+
+        Computed once per process, account, language and day (kept with the dataset), so a
+        slot costs one indexed query, not a pass over every item."""
+        key = (
+            "eligibility",
+            account.name,
+            slot_language,
+            account.fallback_language,
+            today,
+            None if self.can_render is None else len(self.can_render),
+        )
+        cached: tuple[list[tuple[str, int, bool]], str] | None = self.dataset.memo.get(key)
+        if cached is None:
+            rows = [
+                (
+                    item.id,
+                    ordinal,
+                    self.language_for(item, slot_language, account, today) is not None,
+                )
+                for ordinal, item in enumerate(self.dataset)
+            ]
+            digest = hashlib.sha256(self.dataset.fingerprint.encode())
+            digest.update(bytes(eligible for _, _, eligible in rows))
+            cached = (rows, digest.hexdigest()[:16])
+            self.dataset.memo[key] = cached
+        return cached
 
     def language_for(
         self, item: Item, slot_language: str, account: Account, today: dt.date
@@ -90,9 +121,8 @@ class Selector:
         simulation: Simulation | None = None,
     ) -> Iterator[Item]:
         """Eligible items for a language slot, best first."""
-        self.store.sync_rotation(
-            account.name, slot_language, account.dry_run, self._ids, self.dataset.fingerprint
-        )
+        rows, fingerprint = self.eligibility(account, slot_language, today)
+        self.store.sync_rotation(account.name, slot_language, account.dry_run, rows, fingerprint)
         moved = simulation.moved.get(slot_language, []) if simulation else []
         skip = set(moved)
         order = self.store.rotation_order(account.name, slot_language, account.dry_run)

@@ -28,7 +28,7 @@ from typing import Any, Literal, Protocol
 from bot.errors import StateError
 
 Status = Literal["planned", "posted", "failed", "retracted"]
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def iso(moment: dt.datetime) -> str:
@@ -272,6 +272,17 @@ class Store:
                 self.execute("ALTER TABLE posts ADD COLUMN last_attempt_at TEXT")
                 self.execute("CREATE INDEX IF NOT EXISTS posts_open ON posts (account, status)")
                 self.execute("INSERT INTO schema_version (version) VALUES (2)")
+            if version < 3:
+                # Items that can never be chosen (no text in the language, closed) are kept out
+                # of the selection index instead of being walked past on every slot.
+                self.execute("ALTER TABLE rotation ADD COLUMN eligible INTEGER NOT NULL DEFAULT 1")
+                self.execute("DROP INDEX IF EXISTS rotation_order")
+                self.execute(
+                    "CREATE INDEX IF NOT EXISTS rotation_next ON rotation"
+                    " (account, language, dry_run, eligible, last_slot, ordinal)"
+                )
+                self.execute("DELETE FROM rotation_sync")  # recompute the flags
+                self.execute("INSERT INTO schema_version (version) VALUES (3)")
 
     # -- posts --------------------------------------------------------------------------------
 
@@ -456,9 +467,16 @@ class Store:
     # -- rotation -----------------------------------------------------------------------------
 
     def sync_rotation(
-        self, account: str, language: str, dry_run: bool, item_ids: Sequence[str], fingerprint: str
+        self,
+        account: str,
+        language: str,
+        dry_run: bool,
+        rows: Sequence[tuple[str, int, bool]],
+        fingerprint: str,
     ) -> None:
-        """Make sure every item has a rotation row in dataset order (cheap when unchanged)."""
+        """Make sure every item has a rotation row with its dataset position and whether it
+        can be chosen, as ``rows`` of (item id, ordinal, eligible). Cheap when ``fingerprint``
+        (of those rows) is unchanged, which is the common case."""
         key = (account, language, int(dry_run))
         row = self.execute(
             "SELECT fingerprint FROM rotation_sync"
@@ -470,11 +488,12 @@ class Store:
         with self.transaction():
             self.executemany(
                 self._sql(
-                    "INSERT INTO rotation (account, language, dry_run, item_id, ordinal, last_slot)"
-                    " VALUES (?, ?, ?, ?, ?, '') ON CONFLICT (account, language, dry_run, item_id)"
-                    " DO UPDATE SET ordinal = excluded.ordinal"
+                    "INSERT INTO rotation (account, language, dry_run, item_id, ordinal,"
+                    " eligible, last_slot) VALUES (?, ?, ?, ?, ?, ?, '')"
+                    " ON CONFLICT (account, language, dry_run, item_id)"
+                    " DO UPDATE SET ordinal = excluded.ordinal, eligible = excluded.eligible"
                 ),
-                [(*key, item_id, ordinal) for ordinal, item_id in enumerate(item_ids)],
+                [(*key, item_id, ordinal, int(eligible)) for item_id, ordinal, eligible in rows],
             )
             self.execute(
                 "INSERT INTO rotation_sync (account, language, dry_run, fingerprint)"
@@ -484,13 +503,13 @@ class Store:
             )
 
     def rotation_order(
-        self, account: str, language: str, dry_run: bool, batch: int = 64
+        self, account: str, language: str, dry_run: bool, batch: int = 16
     ) -> Iterator[tuple[str, str]]:
-        """(item id, last slot) in selection order: never posted first, then least recently
-        posted; ties in dataset order. Fetched lazily in small batches along the index."""
+        """(item id, last slot) of the eligible items in selection order: never posted first,
+        then least recently posted; ties in dataset order. Read lazily along the index."""
         cursor = self.execute(
             "SELECT item_id, last_slot FROM rotation WHERE account = ? AND language = ?"
-            " AND dry_run = ? ORDER BY last_slot, ordinal",
+            " AND dry_run = ? AND eligible = 1 ORDER BY last_slot, ordinal",
             (account, language, int(dry_run)),
         )
         while rows := cursor.fetchmany(batch):

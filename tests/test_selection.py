@@ -311,3 +311,45 @@ def test_preview_matches_what_is_posted(sqlite_url: str, mode: str) -> None:
         assert [(p.item_id, p.language, p.text) for _, p, _ in plan if p] == [
             (p.item_id, p.language, p.text) for p in publisher.sent
         ]
+
+
+def test_ineligible_items_are_not_walked_past_each_slot(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of items that can never be chosen (no text in the slot's language) stay out
+    of the selection query: after the first slot, a slot looks at only the items it offers."""
+    from bot.selection import Selector
+
+    many = [
+        Item.model_validate(
+            {
+                "id": f"en-only-{i}",
+                "kind": "initiative",
+                "name": f"N{i}",
+                "urls": [f"https://x.example/{i}"],
+                "description": {"en": "text"},
+            }
+        )
+        for i in range(3000)
+    ]
+    german = Item.model_validate(
+        {"id": "de-one", "kind": "petition", "name": "Eins", "urls": ["https://de.example"]}
+    )
+    data = Dataset((*many, german), {})
+    acct = account(languages=("de",))
+    with Store(sqlite_url) as store:
+        _poster(store, data).run_slot(acct, RecordingPublisher(), START)
+        calls = 0
+        original = Selector.language_for
+
+        def counting(self: Selector, *args: object, **kwargs: object) -> str | None:
+            nonlocal calls
+            calls += 1
+            return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Selector, "language_for", counting)
+        publisher = RecordingPublisher()
+        for slot in _slots(5)[1:]:
+            _poster(store, data).run_slot(acct, publisher, slot)
+        assert [p.item_id for p in publisher.sent] == ["de-one"] * 4
+        assert calls <= 4 * 2  # the chosen item, checked once when chosen and once to render
