@@ -34,7 +34,8 @@ from bot.errors import DatasetError, Problem
 
 ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 #: Hashtags as Mastodon and Bluesky recognise them: letters, digits, underscores, not only digits.
-HASHTAG_RE = re.compile(r"^(?!\d+$)[^\W](?:[\w]{0,99})$")
+#: (Bluesky drops a trailing "_" from a hashtag, so a tag may not end with one.)
+HASHTAG_RE = re.compile(r"^(?!\d+$)[^\W_](?:\w{0,98}[^\W_])?$")
 EUROPE = "Europe"
 #: UN M.49 code for Europe, which Babel localizes like any ISO 3166 territory.
 EUROPE_TERRITORY = "150"
@@ -136,7 +137,7 @@ class Item(BaseModel):
                 raise ValueError(f"{tag!r}: write hashtags without the leading '#'")
             if not HASHTAG_RE.match(tag):
                 raise ValueError(
-                    f"{tag!r} is not a hashtag (letters, digits and _ only, not only digits)"
+                    f"{tag!r} is not a hashtag (letters, digits and _ inside, not only digits)"
                 )
             if tag.casefold() in seen:
                 raise ValueError(f"{tag!r} is listed twice")

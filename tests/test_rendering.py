@@ -192,7 +192,7 @@ def test_shortening_keeps_name_link_and_hashtags() -> None:
     assert body.endswith("…")
     words = item.description["en"].split(" ")
     kept = body.removesuffix("…").split(" ")
-    assert kept == [*words[:len(kept)][:-1], kept[-1]]
+    assert kept == [*words[: len(kept)][:-1], kept[-1]]
     assert words[len(kept) - 1].startswith(kept[-1])
 
 
@@ -273,7 +273,7 @@ names = st.text(alphabet=string.ascii_letters + "äöüéàç -", min_size=1, ma
     language=st.sampled_from(LANGUAGES),
     platform=st.sampled_from(PLATFORMS),
     tags=st.lists(
-        st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,20}", fullmatch=True),
+        st.from_regex(r"[A-Za-z](?:[A-Za-z0-9_]{0,19}[A-Za-z0-9])?", fullmatch=True),
         max_size=3,
         unique_by=str.casefold,
     ),
@@ -307,3 +307,27 @@ def test_random_unicode_always_fits(
             assert shown[1:] == facet.value
     present = {f.value.casefold() for f in post.facets if f.kind == "tag"}
     assert {t.casefold() for t in tags} <= present
+
+
+def test_fast_grapheme_path_never_joins_characters() -> None:
+    """No character in the fast path's set can join a neighbour into one grapheme cluster
+    (checked against the Unicode data of the regex module), so counting code points there
+    equals counting clusters."""
+    import regex
+
+    joiners = regex.compile(
+        r"[\r\p{GCB=Extend}\p{GCB=ZWJ}\p{GCB=SpacingMark}\p{GCB=Prepend}"
+        r"\p{GCB=Regional_Indicator}\p{GCB=L}\p{GCB=V}\p{GCB=T}\p{GCB=LV}\p{GCB=LVT}]"
+    )
+    simple = [chr(c) for c in range(0x2200) if rt._SIMPLE.fullmatch(chr(c))]
+    assert len(simple) > 1500
+    assert not [c for c in simple if joiners.match(c)]
+    sample = "".join(simple)
+    assert rt.graphemes(sample) == len(rt.GRAPHEME.findall(sample)) == len(sample)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_grapheme_count_matches_full_scan(text: str) -> None:
+    """The fast count equals the full \\X count for any text."""
+    assert rt.graphemes(text) == len(rt.GRAPHEME.findall(text))

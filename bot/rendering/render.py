@@ -47,6 +47,17 @@ class PlatformLimits:
             return False
         return self.measure(text) <= self.max_graphemes
 
+    def size(self, segments: list[rt.Segment]) -> tuple[int, bool]:
+        """(length, fits) of a post given as segments (the post was split once already)."""
+        if self.url_length is not None:
+            length = rt.mastodon_segments_length(segments, self.url_length)
+        else:
+            length = rt.graphemes(rt.join(segments))
+        fits = length <= self.max_graphemes
+        if fits and self.max_bytes is not None:
+            fits = rt.utf8_len(rt.join(segments)) <= self.max_bytes
+        return length, fits
+
 
 MASTODON_DEFAULT_LIMITS = PlatformLimits(max_graphemes=500, url_length=23)
 BLUESKY_LIMITS = PlatformLimits(max_graphemes=300, max_bytes=3000)
@@ -98,11 +109,19 @@ class TemplateSet:
             keep_trailing_newline=False,
             auto_reload=False,
         )
+        self._chosen: dict[tuple[str, str, str], jinja2.Template] = {}
 
     def languages(self) -> list[str]:
         return sorted(p.name for p in self.folder.iterdir() if p.is_dir() and len(p.name) == 2)
 
     def get(self, language: str, kind: str, platform: str) -> jinja2.Template:
+        """The template for a post (the platform variant if there is one); looked up once."""
+        key = (language, kind, platform)
+        if key not in self._chosen:
+            self._chosen[key] = self._find(language, kind, platform)
+        return self._chosen[key]
+
+    def _find(self, language: str, kind: str, platform: str) -> jinja2.Template:
         names = [f"{language}/{kind}.{platform}.j2", f"{language}/{kind}.j2"]
         for name in names:
             try:
@@ -184,6 +203,7 @@ def _locale(language: str) -> Any:
     return Locale.parse(language)
 
 
+@lru_cache(maxsize=4096)
 def country_name(territory: str | None, language: str) -> str | None:
     if territory is None:
         return None
@@ -193,15 +213,23 @@ def country_name(territory: str | None, language: str) -> str | None:
 def _departure(item: Item, language: str, today: dt.date) -> dict[str, Any] | None:
     if item.departure is None:
         return None
+    date, platforms = _departure_words(
+        item.departure.date, tuple(item.departure.platforms), language
+    )
+    return {"date": date, "platforms": platforms, "past": item.departure.date <= today}
+
+
+@lru_cache(maxsize=1024)
+def _departure_words(date: dt.date, platforms: tuple[str, ...], language: str) -> tuple[str, str]:
+    """The localized long date and list of platforms (Babel formatting is slow to repeat)."""
     from babel.dates import format_date
     from babel.lists import format_list
 
     names = {"mastodon": "Mastodon", "bluesky": "Bluesky"}
-    return {
-        "date": format_date(item.departure.date, format="long", locale=language),
-        "platforms": format_list([names[p] for p in item.departure.platforms], locale=language),
-        "past": item.departure.date <= today,
-    }
+    return (
+        format_date(date, format="long", locale=language),
+        format_list([names[p] for p in platforms], locale=language),
+    )
 
 
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -268,17 +296,18 @@ class Renderer:
             return self._finish(template, item, context, desc, language, platform)
 
         segments = attempt(description)
-        text = rt.join(segments)
+        length, fits = limits.size(segments)
         truncated = False
-        if not limits.fits(text) and description:
+        if not fits and description:
             truncated = True
-            segments = self._shorten(attempt, description, limits)
-            text = rt.join(segments)
-        if not limits.fits(text):
+            segments = _shorten(attempt, description, limits, length)
+            length, fits = limits.size(segments)
+        if not fits:
             raise RenderError(
-                f"item {item.id!r} ({language}, {platform}) is {limits.measure(text)} characters"
+                f"item {item.id!r} ({language}, {platform}) is {length} characters"
                 f" long without its description; the limit is {limits.max_graphemes}"
             )
+        text = rt.join(segments)
         card = LinkCard(
             urls[0] or "",
             item.name_in(language),
@@ -292,7 +321,7 @@ class Renderer:
             language=language,
             text=text,
             facets=tuple(rt.facets(segments)),
-            length=limits.measure(text),
+            length=length,
             limit=limits.max_graphemes,
             truncated=truncated,
             card=card if platform == "bluesky" else None,
@@ -328,23 +357,45 @@ class Renderer:
             segments = list(rt.shorten_links(segments))
         return segments
 
-    @staticmethod
-    def _shorten(
-        attempt: Callable[[str | None], list[rt.Segment]],
-        description: str,
-        limits: PlatformLimits,
-    ) -> list[rt.Segment]:
-        words = description.split(" ")
-        best = attempt(None)
-        low, high = 1, len(words) - 1
-        while low <= high:  # binary search for the most words that still fit
+
+def _shorten(
+    attempt: Callable[[str | None], list[rt.Segment]],
+    description: str,
+    limits: PlatformLimits,
+    full_length: int,
+) -> list[rt.Segment]:
+    """The post with the most words of ``description`` (cut at a word, with an ellipsis) that
+    still fits. The cut is first estimated from how far the full post is over the limit and
+    checked with one render each side; a binary search handles what the estimate misses."""
+    words = description.split(" ")
+
+    def cut(count: int) -> list[rt.Segment]:
+        kept = " ".join(words[:count]).rstrip(_CUT_PUNCTUATION)
+        # After a link the ellipsis gets a space of its own, or it would extend the URL.
+        gap = " " if rt.URL.search(kept.rsplit(" ", 1)[-1]) else ""
+        return attempt(kept + gap + ELLIPSIS)
+
+    def search(low: int, high: int, best: list[rt.Segment]) -> list[rt.Segment]:
+        while low <= high:
             middle = (low + high) // 2
-            kept = " ".join(words[:middle]).rstrip(_CUT_PUNCTUATION)
-            # After a link the ellipsis gets a space of its own, or it would extend the URL.
-            cut = kept + (" " if rt.URL.search(kept.rsplit(" ", 1)[-1]) else "") + ELLIPSIS
-            segments = attempt(cut)
-            if limits.fits(rt.join(segments)):
+            segments = cut(middle)
+            if limits.size(segments)[1]:
                 best, low = segments, middle + 1
             else:
                 high = middle - 1
         return best
+
+    over = full_length - limits.max_graphemes + 1  # +1 for the ellipsis
+    count, removed = len(words), 0
+    while count > 1 and removed < over:
+        count -= 1
+        removed += rt.graphemes(words[count]) + 1
+    guess = cut(count)
+    if not limits.size(guess)[1]:
+        return search(1, count - 1, attempt(None))
+    if count + 1 >= len(words):
+        return guess
+    longer = cut(count + 1)
+    if not limits.size(longer)[1]:
+        return guess
+    return search(count + 2, len(words) - 1, longer)

@@ -7,6 +7,7 @@ points, so ``len()`` is never used for a length here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -28,8 +29,20 @@ TRAILING_PUNCTUATION = regex.compile(r"\p{P}+$")
 MENTION = regex.compile(r"(?<![\w@])(@[\w.-]+)@[\w.-]+\.[a-z]{2,}", regex.IGNORECASE)
 
 
+#: Characters that never join a neighbour into one grapheme cluster (Grapheme_Cluster_Break
+#: "Other" or LF: no combining marks, ZWJ, variation selectors, regional indicators, Hangul
+#: jamo or CR; a test checks this against the Unicode data). Text made only of them has one
+#: cluster per code point, so the \X scan, the costliest step of rendering, can be skipped.
+_SIMPLE = re.compile(
+    "[\t\n\x20-\x7e\u00a0-\u02ff\u0370-\u0377\u037a-\u03ff\u0400-\u0482\u048a-\u04ff"
+    "\u1e00-\u1fff\u2010-\u2027\u202f-\u205f\u20a0-\u20c0\u2100-\u214f\u2190-\u21ff]*"
+)
+
+
 def graphemes(text: str) -> int:
     """Number of extended grapheme clusters (what users see as characters)."""
+    if _SIMPLE.fullmatch(text):
+        return len(text)
     return len(GRAPHEME.findall(text))
 
 
@@ -128,10 +141,16 @@ def shorten_links(segments: Iterable[Segment]) -> Iterator[Segment]:
 def mastodon_length(text: str, url_length: int = 23) -> int:
     """Length as Mastodon counts it: graphemes, every http(s) URL as ``url_length``,
     ``@user@domain`` as ``@user``."""
-    total = 0
-    for seg in segment(text):
-        if seg.kind == "link":
-            total += url_length
-        else:
-            total += graphemes(MENTION.sub(r"\1", seg.text))
-    return total
+    return mastodon_segments_length(segment(text), url_length)
+
+
+def mastodon_segments_length(segments: Iterable[Segment], url_length: int = 23) -> int:
+    """:func:`mastodon_length` of text already split into segments."""
+    links = 0
+    rest: list[str] = []
+    for seg in segments:
+        if seg.kind == "link" and seg.text.startswith(("http://", "https://")):
+            links += 1
+        else:  # text, tags, and links displayed without their scheme count as they read
+            rest.append(seg.text)
+    return links * url_length + graphemes(MENTION.sub(r"\1", "".join(rest)))
