@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from bot.config import Account, Settings, load_settings, resolve_accounts
+from bot.config import Account, Settings, cache_dir, load_settings, resolve_accounts
 from bot.dataset import Dataset, load_dataset
 from bot.errors import ConfigError, Problem
 from bot.logs import register_secret
@@ -40,7 +40,7 @@ class App:
             for secret in (account.access_token, account.app_password):
                 register_secret(secret.get_secret_value() if secret else None)
         dataset = load_dataset(settings.data_dir)
-        templates = TemplateSet(settings.templates_dir)
+        templates = TemplateSet(settings.templates_dir, cache_dir=cache_dir() / "templates")
         languages = sorted(
             {lang for a in accounts for lang in a.languages}
             | {a.fallback_language for a in accounts if a.fallback_language}

@@ -16,6 +16,7 @@ would double the CLI's start-up time (measured; see the commit that chose this).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import sqlite3
@@ -402,9 +403,14 @@ class Store:
                     post.slot_at,
                 ),
             )
-        updated = self.get_post_by_id(post.id)
-        assert updated is not None
-        return updated
+        return dataclasses.replace(
+            post,
+            status="posted",
+            remote_id=remote_id,
+            remote_url=remote_url,
+            error=None,
+            lease_until="",
+        )
 
     def mark_failed(self, post: PostRecord, error: str) -> PostRecord:
         self.execute(
@@ -412,9 +418,7 @@ class Store:
             " WHERE id = ?",
             (error[:2000], iso(utcnow()), post.id),
         )
-        updated = self.get_post_by_id(post.id)
-        assert updated is not None
-        return updated
+        return dataclasses.replace(post, status="failed", error=error[:2000], lease_until="")
 
     def mark_retracted(self, post: PostRecord) -> None:
         self.execute(

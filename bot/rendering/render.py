@@ -98,10 +98,11 @@ class RenderedPost:
 class TemplateSet:
     """The Jinja2 templates of one folder, loaded with ``StrictUndefined``."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, cache_dir: Path | None = None) -> None:
         self.folder = folder
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(folder)),
+            bytecode_cache=_bytecode_cache(cache_dir),
             undefined=jinja2.StrictUndefined,
             autoescape=False,  # noqa: S701 -- plain text, not HTML: the platforms escape it
             trim_blocks=True,
@@ -194,6 +195,18 @@ def _error_line(exc: BaseException) -> int | None:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
+
+
+def _bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (keyed by the source's checksum, so an edited
+    template is recompiled): saves compiling every template on every start."""
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # a read-only home: compile every time
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 @lru_cache(maxsize=64)
