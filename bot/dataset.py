@@ -190,10 +190,15 @@ class Item(BaseModel):
 @functools.cache
 def iso_countries() -> frozenset[str]:
     """ISO 3166-1 alpha-2 codes, from Babel's global territory data (no locale is loaded)."""
-    from babel.core import get_global
+    from bot.rendering.localized import remembered
 
-    known = get_global("territory_languages")
-    return frozenset(c for c in known if len(c) == 2 and c.isalpha()) - NOT_ISO
+    def compute() -> str:
+        from babel.core import get_global
+
+        known = get_global("territory_languages")
+        return ",".join(sorted(c for c in known if len(c) == 2 and c.isalpha()))
+
+    return frozenset(remembered("iso-countries", compute).split(",")) - NOT_ISO
 
 
 @dataclass(frozen=True)

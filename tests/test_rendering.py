@@ -331,3 +331,30 @@ def test_fast_grapheme_path_never_joins_characters() -> None:
 def test_grapheme_count_matches_full_scan(text: str) -> None:
     """The fast count equals the full \\X count for any text."""
     assert rt.graphemes(text) == len(rt.GRAPHEME.findall(text))
+
+
+def test_localized_strings_are_remembered_between_runs(tmp_path: object) -> None:
+    """Country names, dates and lists are computed with Babel once, then read from the cache
+    file, with the same result; a cache from another Babel is ignored."""
+    import datetime as dt_
+    import json
+
+    from bot.config import cache_dir
+    from bot.rendering import localized
+
+    first = (
+        localized.country_name("NL", "fr"),
+        localized.long_date(dt_.date(2025, 1, 20), "de"),
+        localized.word_list(("Mastodon", "Bluesky"), "de"),
+    )
+    assert first == ("Pays-Bas", "20. Januar 2025", "Mastodon und Bluesky")
+    saved = json.loads((cache_dir() / "localized.json").read_text(encoding="utf-8"))
+    assert saved["strings"]["territory|fr|NL"] == "Pays-Bas"
+    saved["strings"]["territory|fr|NL"] = "from the cache"
+    (cache_dir() / "localized.json").write_text(json.dumps(saved), encoding="utf-8")
+    localized.reset()
+    assert localized.country_name("NL", "fr") == "from the cache"  # read, not recomputed
+    saved["babel"] = "another babel"
+    (cache_dir() / "localized.json").write_text(json.dumps(saved), encoding="utf-8")
+    localized.reset()
+    assert localized.country_name("NL", "fr") == "Pays-Bas"  # stale cache ignored

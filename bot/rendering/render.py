@@ -19,6 +19,7 @@ import jinja2
 
 from bot.dataset import Item
 from bot.errors import RenderError, TemplateError
+from bot.rendering import localized
 from bot.rendering import text as rt
 from bot.rendering.typography import apply as typography
 
@@ -209,18 +210,11 @@ def _bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
     return jinja2.FileSystemBytecodeCache(str(folder))
 
 
-@lru_cache(maxsize=64)
-def _locale(language: str) -> Any:
-    from babel import Locale
-
-    return Locale.parse(language)
-
-
 @lru_cache(maxsize=4096)
 def country_name(territory: str | None, language: str) -> str | None:
     if territory is None:
         return None
-    return str(_locale(language).territories.get(territory, territory))
+    return localized.country_name(territory, language)
 
 
 def _departure(item: Item, language: str, today: dt.date) -> dict[str, Any] | None:
@@ -234,14 +228,11 @@ def _departure(item: Item, language: str, today: dt.date) -> dict[str, Any] | No
 
 @lru_cache(maxsize=1024)
 def _departure_words(date: dt.date, platforms: tuple[str, ...], language: str) -> tuple[str, str]:
-    """The localized long date and list of platforms (Babel formatting is slow to repeat)."""
-    from babel.dates import format_date
-    from babel.lists import format_list
-
+    """The localized long date and list of platforms."""
     names = {"mastodon": "Mastodon", "bluesky": "Bluesky"}
     return (
-        format_date(date, format="long", locale=language),
-        format_list([names[p] for p in platforms], locale=language),
+        localized.long_date(date, language),
+        localized.word_list(tuple(names[p] for p in platforms), language),
     )
 
 
