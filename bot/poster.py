@@ -189,8 +189,7 @@ class Poster:
         simulation = Simulation()
         result: list[tuple[dt.datetime, RenderedPost | None, str]] = []
         for slot_at in slots:
-            for key, slot_language in self._keys(account, slot_at, simulation):
-                existing = self.store.get_post(account.name, key, account.dry_run)
+            for key, slot_language, existing in self._keys(account, slot_at, simulation):
                 if existing and existing.status in ("posted", "planned"):
                     result.append((slot_at, None, f"already {existing.status}: {existing.item_id}"))
                     continue
@@ -205,14 +204,18 @@ class Poster:
 
     def _keys(
         self, account: Account, slot_at: dt.datetime, simulation: Simulation | None = None
-    ) -> list[tuple[str, str]]:
+    ) -> list[tuple[str, str, PostRecord | None]]:
+        """The posts a slot owes: (slot key, language slot, the post's row if it has one)."""
         if account.language_mode == "all":
-            return [(slot_key(slot_at, lang, "all"), lang) for lang in account.languages]
+            keys = [(slot_key(slot_at, lang, "all"), lang) for lang in account.languages]
+            return [
+                (k, lang, self.store.get_post(account.name, k, account.dry_run)) for k, lang in keys
+            ]
         existing = self.store.get_post(account.name, iso(slot_at), account.dry_run)
         if existing is not None:
-            return [(existing.slot_key, existing.slot_language)]
+            return [(existing.slot_key, existing.slot_language, existing)]
         language = self.selector.rotate_language(account, simulation)
-        return [(slot_key(slot_at, language, "rotate"), language)]
+        return [(slot_key(slot_at, language, "rotate"), language, None)]
 
     # -- posting ------------------------------------------------------------------------------
 
@@ -221,8 +224,8 @@ class Poster:
     ) -> list[Outcome]:
         """Post everything this slot owes; safe to call again for the same slot."""
         return [
-            self._run_one(account, publisher, slot_at, key, slot_language)
-            for key, slot_language in self._keys(account, slot_at)
+            self._run_one(account, publisher, slot_at, key, slot_language, record)
+            for key, slot_language, record in self._keys(account, slot_at)
         ]
 
     def _run_one(
@@ -232,8 +235,8 @@ class Poster:
         slot_at: dt.datetime,
         key: str,
         slot_language: str,
+        record: PostRecord | None,
     ) -> Outcome:
-        record = self.store.get_post(account.name, key, account.dry_run)
         if record is None:
             post = next(self.candidates(account, slot_language, publisher), None)
             if post is None:

@@ -318,34 +318,43 @@ class Store:
         """Record a planned post. Returns the row and whether this call created it (``False``:
         the slot was already claimed, and the existing row is returned unchanged)."""
         now = iso(utcnow())
-        cursor = self.execute(
-            "INSERT INTO posts (account, platform, slot_at, slot_key, dry_run, item_id,"
-            " slot_language, language, text, payload, status, remote_key, attempts, created_at,"
-            " updated_at, claimed_by, lease_until)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, 0, ?, ?, ?, ?)"
-            " ON CONFLICT (account, slot_key, dry_run) DO NOTHING",
-            (
-                account,
-                platform,
-                iso(slot_at),
-                slot_key,
-                int(dry_run),
-                item_id,
-                slot_language,
-                language,
-                text,
-                payload,
-                remote_key,
-                now,
-                now,
-                owner or None,
-                iso(lease_until) if lease_until else "",
-            ),
-        )
-        created = cursor.rowcount == 1
+        values: dict[str, Any] = {
+            "account": account,
+            "platform": platform,
+            "slot_at": iso(slot_at),
+            "slot_key": slot_key,
+            "dry_run": int(dry_run),
+            "item_id": item_id,
+            "slot_language": slot_language,
+            "language": language,
+            "text": text,
+            "payload": payload,
+            "status": "planned",
+            "remote_key": remote_key,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+            "claimed_by": owner or None,
+            "lease_until": iso(lease_until) if lease_until else "",
+        }
+        row = self.execute(
+            f"INSERT INTO posts ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})"
+            " ON CONFLICT (account, slot_key, dry_run) DO NOTHING RETURNING id",
+            list(values.values()),
+        ).fetchone()
+        if row is not None:  # ours: build the record instead of reading it back
+            values.update(
+                id=row[0],
+                dry_run=dry_run,
+                remote_id=None,
+                remote_url=None,
+                error=None,
+                last_attempt_at=None,
+            )
+            return PostRecord(**values), True
         record = self.get_post(account, slot_key, dry_run)
         assert record is not None
-        return record, created
+        return record, False
 
     def start_attempt(self, post_id: int) -> None:
         now = iso(utcnow())
