@@ -468,12 +468,14 @@ class Store:
         """When each language slot was last used by the account (planned or posted)."""
         result: dict[str, str] = {}
         for language in languages:
+            # Newest first along the index; stops at the first planned or posted row.
             row = self.execute(
-                "SELECT MAX(slot_at) FROM posts WHERE account = ? AND dry_run = ?"
-                " AND slot_language = ? AND status IN ('planned', 'posted')",
+                "SELECT slot_at FROM posts WHERE account = ? AND dry_run = ?"
+                " AND slot_language = ? AND status IN ('planned', 'posted')"
+                " ORDER BY slot_at DESC LIMIT 1",
                 (account, int(dry_run), language),
             ).fetchone()
-            if row and row[0]:
+            if row:
                 result[language] = row[0]
         return result
 
