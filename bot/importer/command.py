@@ -136,11 +136,13 @@ def _import_site(
 
         data_dir = load_settings(ctx.find_root().params.get("env_file")).data_dir
     sources = find_sources(paths, language_files)
+    click.echo(f"reading {len(sources)} page(s)…", err=True)  # long steps say so first
     pages = read_pages(sources)
     for page in pages:
         click.echo(f"read {page.path} ({page.language}): {len(page.entries)} entries", err=True)
         for note in page.notes:
             click.echo(f"note: {note}", err=True)
+    click.echo(f"matching the entries with the items in {data_dir}…", err=True)
     plan = plan_import(pages, data_dir, targets)
     diff = plan.render()
     if diff:
@@ -152,5 +154,6 @@ def _import_site(
     if not plan.changed:
         click.echo(f"{data_dir} is in step with the site: nothing written")
         return
+    click.echo("checking the new data files and writing them…", err=True)
     for path in plan.write():
         click.echo(f"wrote {path}")
