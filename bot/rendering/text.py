@@ -80,8 +80,11 @@ def _trim_url(url: str) -> str:
 
 def segment(text: str) -> list[Segment]:
     """Split text into plain runs, http(s) links and hashtags, in order."""
+    has_url = "://" in text
+    if not has_url and "#" not in text and "＃" not in text:
+        return [Segment("text", text)] if text else []  # most runs: nothing to find
     spans: list[tuple[int, int, Segment]] = []
-    for match in URL.finditer(text):
+    for match in URL.finditer(text) if has_url else ():
         url = _trim_url(match.group())
         if urlsplit(url).hostname:
             spans.append((match.start(), match.start() + len(url), Segment("link", url, url)))
