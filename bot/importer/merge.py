@@ -214,11 +214,23 @@ class Plan:
         return list(self.contents)
 
 
-@dataclass
 class _DataFile:
-    path: Path
-    document: TOMLDocument
-    text: str
+    """A data file; parsed with tomlkit (slow on large files) only once it is to be edited."""
+
+    def __init__(self, path: Path, text: str, document: TOMLDocument | None = None) -> None:
+        self.path = path
+        self.text = text
+        self._document = document
+
+    @property
+    def document(self) -> TOMLDocument:
+        if self._document is None:
+            self._document = tomlkit.parse(self.text)
+        return self._document
+
+    @property
+    def touched(self) -> bool:
+        return self._document is not None
 
 
 def plan_import(
@@ -257,6 +269,8 @@ def plan_import(
         changes.append(_add(site_item, files[path], taken))
     contents: dict[Path, str] = {}
     for path, data_file in files.items():
+        if not data_file.touched:
+            continue  # nothing changed in it: never parsed, never rewritten
         text = tomlkit.dumps(data_file.document)
         if text != data_file.text:
             contents[path] = text
@@ -320,7 +334,7 @@ def _read_data(data_dir: Path) -> tuple[dict[Path, _DataFile], list[tuple[Item, 
     files: dict[Path, _DataFile] = {}
     for path in sorted(data_dir.glob("*.toml")):
         text = path.read_text(encoding="utf-8")
-        files[path] = _DataFile(path, tomlkit.parse(text), text)
+        files[path] = _DataFile(path, text)
     return files, [(item, files[dataset.sources[item.id]]) for item in dataset]
 
 
@@ -328,7 +342,7 @@ def _new_file(path: Path, kind: str) -> _DataFile:
     document = tomlkit.document()
     for line in HEADERS[kind].splitlines():
         document.add(tomlkit.comment(line))
-    return _DataFile(path, document, "")
+    return _DataFile(path, "", document)
 
 
 # -- per item -----------------------------------------------------------------------------------
