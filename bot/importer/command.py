@@ -6,7 +6,11 @@ are imported only when the command runs, so the CLI starts as fast without them.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -119,6 +123,27 @@ def import_site(
         sys.exit(exc.exit_code)
 
 
+@contextlib.contextmanager
+def _heartbeat(label: str, every: float = 2.0) -> Iterator[None]:
+    """Say what a long step is doing, then how long it has been at it, every few seconds
+    (one tomlkit call on a large data file can take several seconds)."""
+    click.echo(f"{label}…", err=True)
+    done = threading.Event()
+    started = time.monotonic()
+
+    def beat() -> None:
+        while not done.wait(every):
+            click.echo(f"  … {label} ({time.monotonic() - started:.0f} s)", err=True)
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=every)
+
+
 def _import_site(
     ctx: click.Context,
     paths: tuple[Path, ...],
@@ -142,8 +167,8 @@ def _import_site(
         click.echo(f"read {page.path} ({page.language}): {len(page.entries)} entries", err=True)
         for note in page.notes:
             click.echo(f"note: {note}", err=True)
-    click.echo(f"matching the entries with the items in {data_dir}…", err=True)
-    plan = plan_import(pages, data_dir, targets)
+    with _heartbeat(f"matching the entries with the items in {data_dir}"):
+        plan = plan_import(pages, data_dir, targets)
     diff = plan.render()
     if diff:
         click.echo(diff)
@@ -154,6 +179,7 @@ def _import_site(
     if not plan.changed:
         click.echo(f"{data_dir} is in step with the site: nothing written")
         return
-    click.echo("checking the new data files and writing them…", err=True)
-    for path in plan.write():
+    with _heartbeat("checking the new data files and writing them"):
+        written = plan.write()
+    for path in written:
         click.echo(f"wrote {path}")
