@@ -169,7 +169,8 @@ def _import_site(
             click.echo(f"note: {note}", err=True)
     with _heartbeat(f"matching the entries with the items in {data_dir}"):
         plan = plan_import(pages, data_dir, targets)
-    diff = plan.render()
+    with _heartbeat("preparing the diff"):
+        diff = plan.render()
     if diff:
         click.echo(diff)
     click.echo(f"import-site: {plan.summary()}")
