@@ -161,8 +161,8 @@ def _import_site(
 
         data_dir = load_settings(ctx.find_root().params.get("env_file")).data_dir
     sources = find_sources(paths, language_files)
-    click.echo(f"reading {len(sources)} page(s)…", err=True)  # long steps say so first
-    pages = read_pages(sources)
+    with _heartbeat(f"reading {len(sources)} page(s)"):
+        pages = read_pages(sources)
     for page in pages:
         click.echo(f"read {page.path} ({page.language}): {len(page.entries)} entries", err=True)
         for note in page.notes:
