@@ -266,10 +266,11 @@ class Poster:
                 remote_key=remote_key,
                 owner=OWNER,
                 lease_until=self._lease(),
+                first_attempt=True,
             )
             if not created:  # another worker planned it between our read and our insert
                 return _outcome(record, "claimed")
-            return self._publish(account, publisher, record)
+            return self._publish(account, publisher, record, recorded=True)
         if record.status in ("posted", "retracted"):
             return _outcome(record, "already-posted", url=record.remote_url)
         return self._resume(account, publisher, record)
@@ -352,12 +353,17 @@ class Poster:
 
     # -- publishing ---------------------------------------------------------------------------
 
-    def _publish(self, account: Account, publisher: Publisher, record: PostRecord) -> Outcome:
+    def _publish(
+        self, account: Account, publisher: Publisher, record: PostRecord, *, recorded: bool = False
+    ) -> Outcome:
+        """Send the post, retrying transient errors; ``recorded``: the plan already counted
+        the first attempt."""
         started = self.clock()
         delay = self.retry.base_delay
         fields = {**_fields(record), "dry_run": account.dry_run or None}
         for attempt in range(1, self.retry.attempts + 1):
-            self.store.start_attempt(record.id)
+            if attempt > 1 or not recorded:
+                self.store.start_attempt(record.id)
             try:
                 published = publisher.publish(outgoing(record))
             except TransientPublishError as exc:

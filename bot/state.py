@@ -314,6 +314,7 @@ class Store:
         remote_key: str,
         owner: str = "",
         lease_until: dt.datetime | None = None,
+        first_attempt: bool = False,
     ) -> tuple[PostRecord, bool]:
         """Record a planned post. Returns the row and whether this call created it (``False``:
         the slot was already claimed, and the existing row is returned unchanged)."""
@@ -331,11 +332,13 @@ class Store:
             "payload": payload,
             "status": "planned",
             "remote_key": remote_key,
-            "attempts": 0,
+            # The first attempt starts right after planning: record it with the plan.
+            "attempts": int(first_attempt),
             "created_at": now,
             "updated_at": now,
             "claimed_by": owner or None,
             "lease_until": iso(lease_until) if lease_until else "",
+            "last_attempt_at": now if first_attempt else None,
         }
         row = self.execute(
             f"INSERT INTO posts ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})"
@@ -343,14 +346,7 @@ class Store:
             list(values.values()),
         ).fetchone()
         if row is not None:  # ours: build the record instead of reading it back
-            values.update(
-                id=row[0],
-                dry_run=dry_run,
-                remote_id=None,
-                remote_url=None,
-                error=None,
-                last_attempt_at=None,
-            )
+            values.update(id=row[0], dry_run=dry_run, remote_id=None, remote_url=None, error=None)
             return PostRecord(**values), True
         record = self.get_post(account, slot_key, dry_run)
         assert record is not None
