@@ -358,3 +358,18 @@ def test_localized_strings_are_remembered_between_runs(tmp_path: object) -> None
     (cache_dir() / "localized.json").write_text(json.dumps(saved), encoding="utf-8")
     localized.reset()
     assert localized.country_name("NL", "fr") == "Pays-Bas"  # stale cache ignored
+
+
+def test_template_reading_platform_is_rendered_per_platform(tmp_path: object) -> None:
+    """A template that uses `platform` gives each platform its own text (the text shared
+    between platforms is only reused for templates that cannot differ)."""
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "petition.j2").write_text("{{ name }} on {{ platform }} {{ url }}")
+    r = Renderer(TemplateSet(tmp_path))
+    item = bundled_dataset().by_id["musk-stoppen"]
+    assert " on mastodon " in r.render(item, "en", "mastodon").text
+    assert " on bluesky " in r.render(item, "en", "bluesky").text
+    assert " on mastodon " in r.render(item, "en", "mastodon").text

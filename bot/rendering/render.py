@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
+from jinja2 import meta, nodes
 
 from bot.dataset import Item
 from bot.errors import RenderError, TemplateError
@@ -254,6 +255,8 @@ class Renderer:
         self.templates = templates
         self.site_base_url = site_base_url.rstrip("/") if site_base_url else None
         self.today = today
+        self._free: dict[str, bool] = {}
+        self._shared: dict[tuple[Any, ...], list[rt.Segment]] = {}
 
     def absolute(self, url: str) -> str | None:
         """``url`` with a site-relative path resolved; ``None`` if that needs SITE_BASE_URL."""
@@ -341,6 +344,55 @@ class Renderer:
         language: str,
         platform: Platform,
     ) -> list[rt.Segment]:
+        # Both platforms of one item usually render the same template text: reuse it.
+        departure = context["departure"]
+        key = (
+            template.name,
+            language,
+            description,
+            item.id,
+            context["kind"],
+            context["name"],
+            tuple(context["aliases"]),
+            context["country"],
+            tuple(context["urls"]),
+            tuple(item.hashtags),
+            tuple(sorted(departure.items())) if departure else None,
+        )
+        shared = self._shared.get(key) if self._platform_free(template) else None
+        if shared is None:
+            shared = self._text_segments(template, item, context, description, language)
+            if len(self._shared) > 64:
+                self._shared.clear()
+            self._shared[key] = shared
+        if platform == "bluesky":
+            return list(rt.shorten_links(shared))
+        return shared
+
+    def _platform_free(self, template: jinja2.Template) -> bool:
+        """Whether the template's text cannot depend on the platform (it never reads
+        ``platform`` and includes nothing)."""
+        name = str(template.name)
+        if name not in self._free:
+            env = template.environment
+            assert env.loader is not None
+            tree = env.parse(env.loader.get_source(env, name)[0])
+            composed = any(
+                tree.find_all((nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport))
+            )
+            self._free[name] = not composed and "platform" not in meta.find_undeclared_variables(
+                tree
+            )
+        return self._free[name]
+
+    def _text_segments(
+        self,
+        template: jinja2.Template,
+        item: Item,
+        context: dict[str, Any],
+        description: str | None,
+        language: str,
+    ) -> list[rt.Segment]:
         shown = " ".join(filter(None, [context["name"], description]))
         present = {seg.target.casefold() for seg in rt.segment(shown) if seg.kind == "tag"}
         hashtags = [f"#{tag}" for tag in item.hashtags if tag.casefold() not in present]
@@ -353,13 +405,10 @@ class Renderer:
             where = f"{template.filename}{f', line {line}' if line else ''}"
             raise TemplateError(f"{where}: item {item.id!r}: {exc}") from None
         raw = _BLANK_LINES.sub("\n\n", _TRAILING_SPACE.sub("", raw)).strip()
-        segments = [
+        return [
             rt.Segment("text", typography(language, s.text)) if s.kind == "text" else s
             for s in rt.segment(raw)
         ]
-        if platform == "bluesky":
-            segments = list(rt.shorten_links(segments))
-        return segments
 
 
 def _shorten(
