@@ -156,3 +156,20 @@ def test_postgres_urls_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     """DATABASE_URL takes the postgres:// form hosting platforms hand out."""
     monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.example:5432/bot")
     assert load_settings().database_url.startswith("postgres://")
+
+
+def test_config_example_env_loads_as_it_is(tmp_path: Path) -> None:
+    """config.example.env copied unchanged is a valid configuration (the two dry-run
+    accounts), and documents every setting the bot has."""
+    from tests.helpers import ROOT
+
+    example = ROOT / "config.example.env"
+    settings = load_settings(example)
+    assert [a.name for a in resolve_accounts(settings)] == ["mastodon", "bluesky"]
+    text = example.read_text(encoding="utf-8")
+    from bot.config import Settings
+
+    for name in Settings.model_fields:
+        if name != "accounts":
+            assert name.upper() in text, name
+    assert "ACCOUNTS__" in text
