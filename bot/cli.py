@@ -229,10 +229,15 @@ def history(
     if not rows:
         click.echo("nothing posted yet")
         return
+    from bot.state import parse_iso
+
     for row in rows:
         where = row.remote_url or (row.error and f"error: {row.error}") or ""
+        if row.dry_run and not where:
+            where = "(dry run: not published)"
+        slot = parse_iso(row.slot_at).astimezone(app.tz)
         click.echo(
-            f"{row.slot_at}  {row.account:<12} {row.status:<9} {row.language}  "
+            f"{slot:%Y-%m-%d %H:%M %Z}  {row.account:<12} {row.status:<9} {row.language}  "
             f"{row.item_id:<28} {where}"
         )
 
