@@ -196,3 +196,27 @@ def test_json_logs_one_line_per_attempt(monkeypatch: pytest.MonkeyPatch, sqlite_
     for event in published:
         assert {"account", "item", "language", "slot", "outcome", "time", "level"} <= set(event)
         assert event["outcome"] == "posted"
+
+
+def test_scheduled_job_posts_the_slot_that_fired(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    """When the scheduler fires an account's job, the job posts the slot that just fell due,
+    once, and does nothing after a shutdown was asked for."""
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("POST_SCHEDULE", "30 * * * *")
+    fired = dt.datetime(2026, 5, 4, 12, 30, 2, tzinfo=dt.UTC)
+    worker = Worker(_app_at(monkeypatch, fired))
+    mastodon_account = worker.app.accounts[0]
+    worker._job(mastodon_account)
+    worker._job(mastodon_account)  # a second firing for the same slot posts nothing new
+    with Store(sqlite_url) as store:
+        rows = store.history(dry_run=True, limit=100)
+    assert {(r.account, r.slot_at) for r in rows} == {("mastodon", "2026-05-04T12:30:00Z")}
+    assert len(rows) == 3  # de, en, fr
+    worker.stopping.set()
+    worker2 = Worker(_app_at(monkeypatch, fired + dt.timedelta(hours=1)))
+    worker2.stopping.set()
+    worker2._job(mastodon_account)
+    with Store(sqlite_url) as store:
+        assert len(store.history(dry_run=True, limit=100)) == 3
