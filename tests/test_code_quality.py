@@ -34,9 +34,9 @@ def test_ruff_lint() -> None:
 
 
 def test_ruff_format() -> None:
-    """The code is formatted with ruff format."""
+    """The whole tree (bot, tests, benchmarks) is formatted with ruff format."""
     result = subprocess.run(
-        [_tool("ruff"), "format", "--check", "bot"],
+        [_tool("ruff"), "format", "--check", "bot", "tests", "benchmarks"],
         cwd=ROOT,
         capture_output=True,
         text=True,

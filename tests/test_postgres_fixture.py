@@ -172,9 +172,7 @@ def test_binary_search_prefers_path_then_newest_debian_version(tmp_path: Path) -
     assert find_postgres_binaries(path="", debian_root=tmp_path / "missing") is None
 
 
-def test_missing_binaries_skip_outside_ci(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_missing_binaries_skip_outside_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Without server binaries and without CI, the fixture skips with the apt hint."""
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(postgres, "DEBIAN_PG_ROOT", tmp_path / "missing")
@@ -183,9 +181,7 @@ def test_missing_binaries_skip_outside_ci(
         next(postgres_server())
 
 
-def test_missing_binaries_fail_in_ci(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_missing_binaries_fail_in_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Without server binaries and with CI set, the fixture raises, not skips."""
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(postgres, "DEBIAN_PG_ROOT", tmp_path / "missing")

@@ -108,9 +108,7 @@ DEBIAN_PG_ROOT = Path("/usr/lib/postgresql")
 #: Superuser created by ``initdb -U`` (trust authentication, no password).
 DEFAULT_SUPERUSER = "leavex_test"
 
-MISSING_BINARIES_MESSAGE = (
-    "PostgreSQL server binaries not found: apt-get install postgresql"
-)
+MISSING_BINARIES_MESSAGE = "PostgreSQL server binaries not found: apt-get install postgresql"
 
 #: Accounts tried, in order, to run the server when the tests run as root.
 _UNPRIVILEGED_USERS = ("postgres", "nobody")
@@ -216,9 +214,7 @@ def _unprivileged_account(run_as: str | None) -> _Account | None:
     """The account to run the server as, or ``None`` to run it as ourselves."""
     if os.geteuid() != 0:
         if run_as is not None and run_as != pwd.getpwuid(os.geteuid()).pw_name:
-            raise PostgresStartError(
-                f"run_as={run_as!r} needs root; running as uid {os.geteuid()}"
-            )
+            raise PostgresStartError(f"run_as={run_as!r} needs root; running as uid {os.geteuid()}")
         return None
     candidates: Sequence[str] = (run_as,) if run_as is not None else _UNPRIVILEGED_USERS
     for name in candidates:
@@ -265,9 +261,7 @@ def _pick_parent_dir(base_dir: str | Path | None, account: _Account | None) -> P
         parent = Path(candidate)
         if parent.is_dir() and _traversable(parent, account):
             return parent
-    raise PostgresStartError(
-        "no temporary directory is traversable by the server account"
-    )
+    raise PostgresStartError("no temporary directory is traversable by the server account")
 
 
 def _free_port() -> int:
@@ -452,9 +446,7 @@ class PostgresServer:
         self, dbname: str = "postgres", *, autocommit: bool = True
     ) -> psycopg.Connection[TupleRow]:
         """A psycopg connection as the superuser (autocommit by default)."""
-        return psycopg.connect(
-            self.url_for(dbname), autocommit=autocommit, connect_timeout=10
-        )
+        return psycopg.connect(self.url_for(dbname), autocommit=autocommit, connect_timeout=10)
 
     def create_database(self, name: str) -> str:
         """Create database ``name`` (error if it exists) and return its URL."""
@@ -469,9 +461,7 @@ class PostgresServer:
         with self.connect() as conn:
             if self._server_version >= 130000:
                 conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(name)
-                    )
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
             else:
                 conn.execute(
@@ -479,9 +469,7 @@ class PostgresServer:
                     " WHERE datname = %s AND pid <> pg_backend_pid()",
                     (name,),
                 )
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name))
-                )
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
 
     def unique_database_name(self, hint: str = "test") -> str:
         """A database name unique on this server, derived from ``hint``."""
@@ -495,9 +483,7 @@ class PostgresServer:
 
     def _child_env(self) -> dict[str, str]:
         """Environment for initdb/postgres: ours minus ``PG*``, C locale, own HOME."""
-        env = {
-            key: value for key, value in os.environ.items() if not key.startswith("PG")
-        }
+        env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
         env["LC_ALL"] = "C"
         env["LANG"] = "C"
         if self._account is not None:
@@ -553,9 +539,7 @@ class PostgresServer:
             ) from exc
         if proc.returncode != 0:
             text = output.decode(errors="replace")
-            raise PostgresStartError(
-                f"initdb failed (exit {proc.returncode}):\n{text[-4000:]}"
-            )
+            raise PostgresStartError(f"initdb failed (exit {proc.returncode}):\n{text[-4000:]}")
 
     def _settings(self, port: int) -> dict[str, str]:
         sock_dir = str(self.base_dir / "sock")
@@ -563,9 +547,7 @@ class PostgresServer:
             "listen_addresses": _HOST,
             "port": str(port),
             # A too long path makes postgres fail; TCP alone is enough then.
-            "unix_socket_directories": (
-                sock_dir if len(sock_dir) <= _MAX_SOCKET_DIR_LEN else ""
-            ),
+            "unix_socket_directories": (sock_dir if len(sock_dir) <= _MAX_SOCKET_DIR_LEN else ""),
             "fsync": "off",
             "synchronous_commit": "off",
             "full_page_writes": "off",
@@ -586,9 +568,7 @@ class PostgresServer:
             except _PortTaken as exc:
                 # Another process grabbed the port between our probe and the bind.
                 message = str(exc)
-        raise PostgresStartError(
-            f"no free port after {_BIND_ATTEMPTS} tries: {message}"
-        )
+        raise PostgresStartError(f"no free port after {_BIND_ATTEMPTS} tries: {message}")
 
     def _launch(self, port: int) -> None:
         cmd = [str(self.binaries.postgres), "-D", str(self.data_dir)]
@@ -606,9 +586,7 @@ class PostgresServer:
             if code is not None:
                 self._proc = None
                 log = _read_from(self.log_path, log_start)
-                message = (
-                    f"postgres exited with code {code} on start-up:\n{log[-4000:]}"
-                )
+                message = f"postgres exited with code {code} on start-up:\n{log[-4000:]}"
                 if "could not bind" in log or "could not create any TCP/IP" in log:
                     raise _PortTaken(message)
                 raise PostgresStartError(message)
