@@ -10,7 +10,7 @@ from typing import Literal
 from bot.app import App
 from bot.dataset import Item
 from bot.errors import BotError
-from bot.rendering.render import DEFAULT_LIMITS, PLATFORMS, PlatformLimits
+from bot.post import DEFAULT_LIMITS, PLATFORMS, PlatformLimits
 
 PROGRESS_STEP = 100
 Verdict = Literal["ok", "shortened", "fallback", "skipped", "warning", "error"]

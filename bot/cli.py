@@ -98,7 +98,6 @@ def cli(env_file: Path | None, verbose: bool) -> None:
 def preview(ctx: click.Context, account_name: str | None, count: int) -> None:
     """Show the next N posts of each account as they would appear, with their counted length."""
     from bot.poster import Poster
-    from bot.publishing.base import OutgoingPost
     from bot.publishing.console import ConsolePublisher, format_post
     from bot.schedule import next_slots
 
@@ -116,19 +115,9 @@ def preview(ctx: click.Context, account_name: str | None, count: int) -> None:
                 if post is None:
                     click.echo(f"── {account.name} · slot {slot_at:%Y-%m-%d %H:%M %Z} · {note}")
                     continue
-                shown = OutgoingPost(
-                    account.name,
-                    account.platform,
-                    post.item_id,
-                    post.language,
-                    slot_at,
-                    post.text,
-                    post.facets,
-                    post.card,
-                    key="",
-                )
+                shown = post.outgoing(account.name, slot_at, key="")
                 shortened = "\n│ (description shortened to fit)" if post.truncated else ""
-                click.echo(format_post(shown, publisher.limits, app.tz) + shortened)
+                click.echo(format_post(shown, app.tz) + shortened)
             click.echo()
 
 

@@ -8,7 +8,6 @@ completes with the very same key instead of posting twice.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import secrets
@@ -28,16 +27,9 @@ from bot.errors import (
     TransientPublishError,
 )
 from bot.logs import log_event
-from bot.publishing.base import (
-    ManagedPublisher,
-    OutgoingPost,
-    Published,
-    Publisher,
-    idempotency_key,
-    new_tid,
-)
-from bot.rendering.render import LinkCard, RenderedPost, Renderer
-from bot.rendering.text import Facet
+from bot.post import OutgoingPost, Published, RenderedPost, decode_extras, encode_extras
+from bot.publishing.base import ManagedPublisher, Publisher, idempotency_key, new_tid
+from bot.rendering.render import Renderer
 from bot.selection import Selector, Simulation, slot_key
 from bot.state import PostRecord, Store, iso, parse_iso, utcnow
 
@@ -96,32 +88,17 @@ class RetryPolicy:
     max_delay: float = 120.0
 
 
-def payload(post: RenderedPost) -> str:
-    """What besides the text a retry must send identically (facets, link card)."""
-    return json.dumps(
-        {
-            "facets": [[f.start, f.end, f.kind, f.value] for f in post.facets],
-            "card": None
-            if post.card is None
-            else [post.card.uri, post.card.title, post.card.description],
-        },
-        ensure_ascii=False,
-    )
-
-
 def outgoing(record: PostRecord) -> OutgoingPost:
-    data = json.loads(record.payload)
-    card = data.get("card")
+    """The post a planned row describes, exactly as its first attempt sent it."""
     return OutgoingPost(
         account=record.account,
         platform=record.platform,
         item_id=record.item_id,
         language=record.language,
-        slot_at=dt.datetime.strptime(record.slot_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),
+        slot_at=parse_iso(record.slot_at),
         text=record.text,
-        facets=tuple(Facet(s, e, k, v) for s, e, k, v in data.get("facets", [])),
-        card=LinkCard(*card) if card else None,
         key=record.remote_key,
+        **decode_extras(record.payload),
     )
 
 
@@ -262,7 +239,7 @@ class Poster:
                 slot_language=slot_language,
                 language=post.language,
                 text=post.text,
-                payload=payload(post),
+                payload=encode_extras(post),
                 remote_key=remote_key,
                 owner=OWNER,
                 lease_until=self._lease(),

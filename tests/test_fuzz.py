@@ -17,15 +17,10 @@ from hypothesis import strategies as st
 
 from bot.dataset import HASHTAG_RE, Item, load_dataset
 from bot.errors import DatasetError, RenderError
+from bot.post import DEFAULT_LIMITS, PLATFORMS, PlatformLimits
 from bot.rendering import text as rt
-from bot.rendering.render import (
-    DEFAULT_LIMITS,
-    KINDS,
-    PLATFORMS,
-    PlatformLimits,
-    Renderer,
-    TemplateSet,
-)
+from bot.rendering.length import fits, measure
+from bot.rendering.render import KINDS, Renderer, TemplateSet
 from tests.helpers import DATA, SITE, TEMPLATES
 
 #: FUZZ_EXAMPLES=5000 for a long hunt; the default keeps the suite fast.
@@ -372,8 +367,8 @@ def test_renderer_fits_or_refuses(
         return
     event("shortened" if post.truncated else "rendered")
     used = limits or DEFAULT_LIMITS[platform]
-    assert used.fits(post.text), (post.length, used)
-    assert post.length == used.measure(post.text)
+    assert fits(used, post.text), (post.length, used)
+    assert post.length == measure(used, post.text)
     assert _squash(item.name_in(language)) in _squash(post.text)
     encoded = post.text.encode("utf-8")
     for facet in post.facets:

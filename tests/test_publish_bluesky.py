@@ -16,10 +16,10 @@ from pydantic import SecretStr
 
 from bot.cli import cli
 from bot.errors import PermanentPublishError
-from bot.publishing.base import OutgoingPost, new_tid
+from bot.post import LinkCard, OutgoingPost
+from bot.publishing.base import new_tid
 from bot.publishing.bluesky import BlueskyPublisher
 from bot.rendering import text as rt
-from bot.rendering.render import LinkCard
 from bot.state import Store, StoreVault
 from tests.helpers import SITE, account, bundled_dataset, renderer
 from tests.support.pds import PDS

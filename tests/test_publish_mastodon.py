@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from bot.app import App
 from bot.cli import cli
 from bot.errors import PermanentPublishError, TransientPublishError
+from bot.post import OutgoingPost
 from bot.poster import Poster, RetryPolicy
-from bot.publishing.base import OutgoingPost
 from bot.publishing.mastodon import MastodonPublisher
 from bot.rendering import text as rt
 from bot.state import Store

@@ -11,15 +11,10 @@ from hypothesis import strategies as st
 
 from bot.dataset import Item
 from bot.errors import RenderError, TemplateError
+from bot.post import BLUESKY_LIMITS, MASTODON_DEFAULT_LIMITS, PLATFORMS, PlatformLimits
 from bot.rendering import text as rt
-from bot.rendering.render import (
-    BLUESKY_LIMITS,
-    MASTODON_DEFAULT_LIMITS,
-    PLATFORMS,
-    PlatformLimits,
-    Renderer,
-    TemplateSet,
-)
+from bot.rendering.length import fits
+from bot.rendering.render import Renderer, TemplateSet
 from bot.rendering.typography import NNBSP, french
 from tests.helpers import bundled_dataset, renderer
 
@@ -44,7 +39,7 @@ def test_every_item_renders_within_limits(item_id: str, language: str, platform:
     item = bundled_dataset().by_id[item_id]
     post = renderer().render(item, language, platform)  # type: ignore[arg-type]
     limits = MASTODON_DEFAULT_LIMITS if platform == "mastodon" else BLUESKY_LIMITS
-    assert limits.fits(post.text)
+    assert fits(limits, post.text)
     assert post.length <= post.limit
     if platform == "bluesky":
         assert rt.graphemes(post.text) <= 300
@@ -296,7 +291,7 @@ def test_random_unicode_always_fits(
     )
     post = renderer().render(item, language, platform)  # type: ignore[arg-type]
     limits = MASTODON_DEFAULT_LIMITS if platform == "mastodon" else BLUESKY_LIMITS
-    assert limits.fits(post.text)
+    assert fits(limits, post.text)
     assert name.strip() in post.text
     raw = post.text.encode()
     links = [f for f in post.facets if f.kind == "link"]

@@ -10,10 +10,9 @@ import pytest
 
 from bot.dataset import Dataset, Item
 from bot.errors import PermanentPublishError, TransientPublishError
+from bot.post import DEFAULT_LIMITS, OutgoingPost, Published
 from bot.poster import Poster, RetryPolicy
-from bot.publishing.base import OutgoingPost, Published
 from bot.publishing.console import ConsolePublisher
-from bot.rendering.render import DEFAULT_LIMITS
 from bot.state import Store
 from tests.helpers import account, bundled_dataset, renderer
 

@@ -4,6 +4,7 @@ Mastodon.py and atproto are imported only inside their publishers, so commands t
 publish (``preview``, ``check``, ``--help``) never pay for importing them.
 """
 
-from bot.publishing.base import OutgoingPost, Published, Publisher
+from bot.post import OutgoingPost, Published
+from bot.publishing.base import Publisher
 
 __all__ = ["OutgoingPost", "Published", "Publisher"]

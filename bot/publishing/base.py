@@ -6,38 +6,9 @@ import datetime as dt
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from bot.rendering.render import LinkCard, PlatformLimits
-from bot.rendering.text import Facet
-
-
-@dataclass(frozen=True)
-class OutgoingPost:
-    """A rendered post ready to send, with the key that makes sending it idempotent.
-
-    ``key`` is the Mastodon ``Idempotency-Key`` or the Bluesky record key (a TID), chosen and
-    recorded before the first attempt, so every retry sends the same one.
-    """
-
-    account: str
-    platform: str
-    item_id: str
-    language: str
-    slot_at: dt.datetime
-    text: str
-    facets: tuple[Facet, ...]
-    card: LinkCard | None
-    key: str
-
-
-@dataclass(frozen=True)
-class Published:
-    """Where a post ended up."""
-
-    remote_id: str
-    url: str | None
+from bot.post import OutgoingPost, PlatformLimits, Published
 
 
 class Publisher(Protocol):

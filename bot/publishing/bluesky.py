@@ -40,8 +40,7 @@ from atproto_client.request import Request
 from bot.config import Account
 from bot.errors import PermanentPublishError, TransientPublishError
 from bot.logs import log_event, mask, register_secret
-from bot.publishing.base import OutgoingPost, Published
-from bot.rendering.render import BLUESKY_LIMITS, LinkCard, PlatformLimits
+from bot.post import BLUESKY_LIMITS, LinkCard, OutgoingPost, PlatformLimits, Published
 
 log = logging.getLogger("bot.publishing.bluesky")
 POST_COLLECTION = "app.bsky.feed.post"

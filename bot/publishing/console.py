@@ -6,8 +6,7 @@ import datetime as dt
 import sys
 from typing import TextIO
 
-from bot.publishing.base import OutgoingPost, Published
-from bot.rendering.render import DEFAULT_LIMITS, PlatformLimits
+from bot.post import DEFAULT_LIMITS, OutgoingPost, PlatformLimits, Published
 
 
 class ConsolePublisher:
@@ -25,7 +24,7 @@ class ConsolePublisher:
         self.tz = tz
 
     def publish(self, post: OutgoingPost) -> Published:
-        self.stream.write(format_post(post, self.limits, self.tz, dry_run=True) + "\n")
+        self.stream.write(format_post(post, self.tz, dry_run=True) + "\n")
         self.stream.flush()
         return Published(remote_id=f"dry-run:{post.key}", url=None)
 
@@ -33,19 +32,14 @@ class ConsolePublisher:
         return None
 
 
-def format_post(
-    post: OutgoingPost,
-    limits: PlatformLimits,
-    tz: dt.tzinfo | None = None,
-    *,
-    dry_run: bool = False,
-) -> str:
-    length = limits.measure(post.text)
+def format_post(post: OutgoingPost, tz: dt.tzinfo | None = None, *, dry_run: bool = False) -> str:
+    """The post as a framed block, with its length as the platform counts it (counted when it
+    was rendered)."""
     slot = post.slot_at.astimezone(tz) if tz else post.slot_at
     mode = ", dry run" if dry_run else ""
     head = (
         f"── {post.account} [{post.platform}{mode}] · {post.language} · {post.item_id}"
-        f" · slot {slot:%Y-%m-%d %H:%M %Z} · {length}/{limits.max_graphemes} characters"
+        f" · slot {slot:%Y-%m-%d %H:%M %Z} · {post.length}/{post.limit} characters"
     )
     body = "\n".join(f"│ {line}" if line else "│" for line in post.text.splitlines())
     return f"{head}\n{body}"

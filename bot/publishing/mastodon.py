@@ -33,8 +33,7 @@ from mastodon import (
 from bot.config import Account
 from bot.errors import PermanentPublishError, PublishError, TransientPublishError
 from bot.logs import log_event, mask
-from bot.publishing.base import OutgoingPost, Published
-from bot.rendering.render import MASTODON_DEFAULT_LIMITS, PlatformLimits
+from bot.post import MASTODON_DEFAULT_LIMITS, OutgoingPost, PlatformLimits, Published
 
 log = logging.getLogger("bot.publishing.mastodon")
 T = TypeVar("T")

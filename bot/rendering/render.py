@@ -9,92 +9,31 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import jinja2
 from jinja2 import meta, nodes
 
 from bot.dataset import Item
 from bot.errors import RenderError, TemplateError
+from bot.post import (
+    DEFAULT_LIMITS,
+    PLATFORMS,
+    LinkCard,
+    Platform,
+    PlatformLimits,
+    RenderedPost,
+)
 from bot.rendering import localized
 from bot.rendering import text as rt
+from bot.rendering.length import size
 from bot.rendering.typography import apply as typography
 
-Platform = Literal["mastodon", "bluesky"]
 KINDS = ("initiative", "petition")
-PLATFORMS: tuple[Platform, ...] = ("mastodon", "bluesky")
 ELLIPSIS = "…"
-
-
-@dataclass(frozen=True)
-class PlatformLimits:
-    """How long a post may be, as the platform's server counts it."""
-
-    max_graphemes: int
-    max_bytes: int | None = None
-    #: Mastodon counts every http(s) URL as this many characters; ``None``: URLs count as shown.
-    url_length: int | None = None
-
-    def measure(self, text: str) -> int:
-        if self.url_length is not None:
-            return rt.mastodon_length(text, self.url_length)
-        return rt.graphemes(text)
-
-    def fits(self, text: str) -> bool:
-        if self.max_bytes is not None and rt.utf8_len(text) > self.max_bytes:
-            return False
-        return self.measure(text) <= self.max_graphemes
-
-    def size(self, segments: list[rt.Segment]) -> tuple[int, bool]:
-        """(length, fits) of a post given as segments (the post was split once already)."""
-        if self.url_length is not None:
-            length = rt.mastodon_segments_length(segments, self.url_length)
-        else:
-            length = rt.graphemes(rt.join(segments))
-        fits = length <= self.max_graphemes
-        if fits and self.max_bytes is not None:
-            fits = rt.utf8_len(rt.join(segments)) <= self.max_bytes
-        return length, fits
-
-
-MASTODON_DEFAULT_LIMITS = PlatformLimits(max_graphemes=500, url_length=23)
-BLUESKY_LIMITS = PlatformLimits(max_graphemes=300, max_bytes=3000)
-DEFAULT_LIMITS: Mapping[str, PlatformLimits] = {
-    "mastodon": MASTODON_DEFAULT_LIMITS,
-    "bluesky": BLUESKY_LIMITS,
-}
-
-
-@dataclass(frozen=True)
-class LinkCard:
-    """A link preview (Bluesky's ``app.bsky.embed.external``)."""
-
-    uri: str
-    title: str
-    description: str
-    #: picture file (relative to the data folder), used as the card's thumbnail if small enough
-    thumb: str | None = None
-
-
-@dataclass(frozen=True)
-class RenderedPost:
-    """A post exactly as it will be sent: text, facets and length as the platform counts it."""
-
-    item_id: str
-    kind: str
-    platform: Platform
-    language: str
-    text: str
-    facets: tuple[rt.Facet, ...]
-    length: int
-    limit: int
-    truncated: bool
-    card: LinkCard | None
-    template: str
 
 
 class TemplateSet:
@@ -303,12 +242,12 @@ class Renderer:
             return self._finish(template, item, context, desc, language, platform)
 
         segments = attempt(description)
-        length, fits = limits.size(segments)
+        length, fits = size(limits, segments)
         truncated = False
         if not fits and description:
             truncated = True
             segments = _shorten(attempt, description, limits, length)
-            length, fits = limits.size(segments)
+            length, fits = size(limits, segments)
         if not fits:
             raise RenderError(
                 f"item {item.id!r} ({language}, {platform}) is {length} characters"
@@ -432,7 +371,7 @@ def _shorten(
         while low <= high:
             middle = (low + high) // 2
             segments = cut(middle)
-            if limits.size(segments)[1]:
+            if size(limits, segments)[1]:
                 best, low = segments, middle + 1
             else:
                 high = middle - 1
@@ -444,11 +383,11 @@ def _shorten(
         count -= 1
         removed += rt.graphemes(words[count]) + 1
     guess = cut(count)
-    if not limits.size(guess)[1]:
+    if not size(limits, guess)[1]:
         return search(1, count - 1, attempt(None))
     if count + 1 >= len(words):
         return guess
     longer = cut(count + 1)
-    if not limits.size(longer)[1]:
+    if not size(limits, longer)[1]:
         return guess
     return search(count + 2, len(words) - 1, longer)

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import regex
 
+from bot.post import Facet
+
 GRAPHEME = regex.compile(r"\X")
 # An http(s) URL up to whitespace; trailing punctuation is not part of it (see _trim_url).
 URL = regex.compile(r"https?://[^\s<>\"]+", regex.IGNORECASE)
@@ -57,16 +59,6 @@ class Segment:
     kind: Literal["text", "link", "tag"]
     text: str
     target: str = ""
-
-
-@dataclass(frozen=True)
-class Facet:
-    """A link or hashtag at UTF-8 byte offsets ``[start, end)`` of the post text."""
-
-    start: int
-    end: int
-    kind: Literal["link", "tag"]
-    value: str
 
 
 def _trim_url(url: str) -> str:
