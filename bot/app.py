@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from bot.config import Account, Settings, cache_dir, load_settings, resolve_accounts
+from bot.cache import cache_dir
+from bot.config import Account, Settings, load_settings, resolve_accounts
 from bot.dataset import Dataset, load_dataset
 from bot.errors import ConfigError, Problem
 from bot.logs import register_secret

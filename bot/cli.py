@@ -218,7 +218,7 @@ def history(
     if not rows:
         click.echo("nothing posted yet")
         return
-    from bot.state import parse_iso
+    from bot.clock import parse_iso
 
     for row in rows:
         where = row.remote_url or (row.error and f"error: {row.error}") or ""

@@ -52,12 +52,6 @@ def default_database_url() -> str:
     return f"sqlite:///{Path(state_home) / 'leavex-bot' / 'state.sqlite3'}"
 
 
-def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/leavex-bot`` (``~/.cache/leavex-bot``): data that can be rebuilt."""
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "leavex-bot"
-
-
 def _empty_is_unset(value: object) -> object:
     """``NAME=`` (as config.example.env has it) leaves an optional setting unset."""
     return None if isinstance(value, str) and not value.strip() else value

@@ -72,7 +72,7 @@ Translation = Annotated[str, AfterValidator(_clean_translation)]
 HttpUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
-def _check_url(url: str) -> str:
+def check_url(url: str) -> str:
     if url.startswith("/"):
         if url.startswith("//"):
             raise ValueError(f"{url!r}: protocol-relative links are not allowed; write https://")
@@ -113,7 +113,7 @@ class Item(BaseModel):
     name: Text
     names: dict[Language, Translation] = Field(default_factory=dict)
     aliases: list[Text] = Field(default_factory=list)
-    urls: list[Annotated[HttpUrl, AfterValidator(_check_url)]] = Field(min_length=1)
+    urls: list[Annotated[HttpUrl, AfterValidator(check_url)]] = Field(min_length=1)
     country: str | None = None
     hashtags: list[str] = Field(default_factory=list)
     description: dict[Language, Translation] = Field(default_factory=dict)
@@ -190,7 +190,7 @@ class Item(BaseModel):
 @functools.cache
 def iso_countries() -> frozenset[str]:
     """ISO 3166-1 alpha-2 codes, from Babel's global territory data (no locale is loaded)."""
-    from bot.rendering.localized import remembered
+    from bot.cache import remembered
 
     def compute() -> str:
         from babel.core import get_global

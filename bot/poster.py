@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bot.clock import iso, parse_iso, utcnow
 from bot.config import Account
 from bot.dataset import Dataset
 from bot.errors import (
@@ -31,7 +32,7 @@ from bot.post import OutgoingPost, Published, RenderedPost, decode_extras, encod
 from bot.publishing.base import ManagedPublisher, Publisher, idempotency_key, new_tid
 from bot.rendering.render import Renderer
 from bot.selection import Selector, Simulation, slot_key
-from bot.state import PostRecord, Store, iso, parse_iso, utcnow
+from bot.state import PostRecord, Store
 
 log = logging.getLogger("bot.poster")
 

@@ -17,9 +17,10 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from bot.clock import iso
 from bot.config import Account
 from bot.dataset import Dataset, Item
-from bot.state import Store, iso
+from bot.state import Store
 
 
 @dataclass

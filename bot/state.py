@@ -26,25 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from bot.clock import iso, utcnow
 from bot.errors import StateError
 
 Status = Literal["planned", "posted", "failed", "retracted"]
 SCHEMA_VERSION = 3
-
-
-def iso(moment: dt.datetime) -> str:
-    """A timezone-aware datetime as a sortable UTC string."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime")
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(value: str) -> dt.datetime:
-    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ import pytest
 from atproto import Client
 from pydantic import SecretStr
 
+from bot.clock import iso
 from bot.poster import Poster, RetryPolicy
 from bot.publishing.bluesky import BlueskyPublisher
 from bot.publishing.mastodon import MastodonPublisher
-from bot.state import Store, StoreVault, iso
+from bot.state import Store, StoreVault
 from tests.helpers import ROOT, SITE, account, bundled_dataset, renderer
 from tests.support.fault_proxy import FaultProxy
 from tests.support.mastodon_server import MastodonTestServer

@@ -334,7 +334,7 @@ def test_localized_strings_are_remembered_between_runs(tmp_path: object) -> None
     import datetime as dt_
     import json
 
-    from bot.config import cache_dir
+    from bot.cache import cache_dir
     from bot.rendering import localized
 
     first = (

@@ -32,7 +32,7 @@ import ftfy
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from bot.dataset import EUROPE, EUROPE_TERRITORY, Item, _check_url
+from bot.dataset import EUROPE, EUROPE_TERRITORY, Item, check_url
 from bot.errors import ImportSiteError, Problem
 
 Kind = Literal["initiative", "petition"]
@@ -370,7 +370,7 @@ class _PageReader:
             ok = False
         for url in urls:
             try:
-                _check_url(url)
+                check_url(url)
             except ValueError as exc:
                 self.problem(line, f"bad link: {exc}")
                 ok = False
