@@ -391,6 +391,21 @@ def test_language_from_front_matter(tmp_path: Path, data: Path) -> None:
     assert load_dataset(data).by_id["a"].description == {"de": "Text.", "fr": "Texte."}
 
 
+def test_language_comes_from_the_top_level_of_a_yaml_front_matter(
+    tmp_path: Path, data: Path
+) -> None:
+    """The YAML front matter is parsed as YAML: only a top-level 'lang' counts (not one under
+    cascade or inside a folded text), and a trailing comment is not part of the value."""
+    front = (
+        "---\ndescription: >-\n  Un réseau\n  lang: xx\n"
+        "cascade:\n  lang: yy\nlang: fr  # the page's language\n---\n"
+    )
+    page = write_page(tmp_path, "network.md", "* [A](https://a.example): Texte.\n", front)
+    result = run(page, "--data-dir", data)
+    assert result.exit_code == 0, result.output
+    assert load_dataset(data).by_id["a"].description == {"fr": "Texte."}
+
+
 def test_dry_run_writes_nothing(site: Path, data: Path) -> None:
     """--dry-run prints the new items but creates no file."""
     result = run(site, "--data-dir", data, "--dry-run")
@@ -450,6 +465,30 @@ MALFORMED = [
         ":1",
         "cannot tell the page's language",
         id="no-language",
+    ),
+    pytest.param(
+        "index.de.md",
+        '---\ntitle: "Netzwerk\nlang: de\n---\n',
+        "* [A](https://a.example): Text.\n",
+        ":3",
+        "the front matter is not valid YAML: while scanning a quoted scalar (line 2)",
+        id="invalid-yaml-front-matter",
+    ),
+    pytest.param(
+        "page.md",
+        "---\ntitle: x\nlang: [de, fr]\n---\n",
+        "* [A](https://a.example): Text.\n",
+        ":3",
+        "'lang' must be a language code such as 'de'",
+        id="yaml-language-not-a-code",
+    ),
+    pytest.param(
+        "index.de.md",
+        '+++\ntitle = "Netzwerk"\nlang = de\n+++\n',
+        "* [A](https://a.example): Text.\n",
+        ":3",
+        "the front matter is not valid TOML: Invalid value",
+        id="invalid-toml-front-matter",
     ),
     pytest.param(
         "index.en.md",

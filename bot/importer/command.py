@@ -153,8 +153,9 @@ def _import_site(
     dry_run: bool,
     targets: dict[str, str],
 ) -> None:
-    from bot.importer.hugo import find_sources, read_pages
+    from bot.importer.hugo import read_pages
     from bot.importer.merge import plan_import
+    from bot.importer.pages import find_sources
 
     if data_dir is None:
         from bot.config import load_settings

@@ -5,13 +5,15 @@ A page lists its entries as markdown list items::
     * [**Name**](https://example.org): Description text … (Country)
 
 under the headings "Initiatives" and "Petitions" (on a page without headings every entry is an
-initiative). The markdown is parsed with markdown-it; each entry becomes an :class:`Entry`: the
-name (the link text without markup), the link, the description as plain text (bold markup and
-inline links removed, link text kept) and the trailing "(Country)" as an ISO 3166 code, looked
-up in Babel's territory names of the page's language ("Europe" stays "Europe"). A petition's
-further links (``[title](url1) also [here](url2)``) become its further URLs; petitions have no
-description. Broken encodings ("VÃ¡monos") are repaired with ftfy. Links are kept as written:
-site-relative links (``/about``) stay relative.
+initiative). The markdown is parsed with markdown-it; each entry becomes an
+:class:`~bot.importer.pages.Entry`: the name (the link text without markup), the link, the
+description as plain text (bold markup and inline links removed, link text kept) and the
+trailing "(Country)" as an ISO 3166 code, looked up in Babel's territory names of the page's
+language ("Europe" stays "Europe"; :mod:`bot.importer.countries`). A petition's further links
+(``[title](url1) also [here](url2)``) become its further URLs; petitions have no description.
+Broken encodings ("VÃ¡monos") are repaired with ftfy. Links are kept as written: site-relative
+links (``/about``) stay relative. The front matter and the page's language are read by
+:mod:`bot.importer.front_matter`.
 
 Every problem of every page is collected and raised as one :class:`ImportSiteError` naming the
 file and line.
@@ -19,30 +21,20 @@ file and line.
 
 from __future__ import annotations
 
-import functools
 import re
-import tomllib
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
 import ftfy
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from bot.dataset import EUROPE, EUROPE_TERRITORY, Item, check_url
+from bot.dataset import check_url
 from bot.errors import ImportSiteError, Problem
-
-Kind = Literal["initiative", "petition"]
-
-#: Page files of a Hugo content folder: ``index.md``, ``index.de.md``, ``_index.fr.md`` …
-PAGE_FILE = re.compile(r"^_?index(?:\.[^.]+)?\.(?:md|markdown)$")
-#: The language in a page file's name: ``<anything>.<language>.md``.
-NAME_LANGUAGE = re.compile(r"^.+\.(?P<lang>[^.]+)\.(?:md|markdown)$")
-#: Front-matter keys that give a page's language.
-LANGUAGE_KEYS = ("lang", "language")
+from bot.importer.countries import country_code, fold
+from bot.importer.front_matter import PageProblem, page_language, read_front_matter
+from bot.importer.pages import Entry, Kind, Page, Source, url_key
 
 _FIX = ftfy.TextFixerConfig(
     unescape_html=False,  # markdown-it already decoded entities
@@ -51,90 +43,6 @@ _FIX = ftfy.TextFixerConfig(
     fix_character_width=False,
 )
 _COUNTRY_AT_END = re.compile(r"\s*\(([^()]*)\)\s*$")
-
-
-@dataclass(frozen=True)
-class Source:
-    """A page file to read, with its language if the operator gave it (``--lang``)."""
-
-    path: Path
-    language: str | None = None
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One list entry of a page, as plain data."""
-
-    kind: Kind
-    name: str
-    urls: tuple[str, ...]
-    text: str | None
-    country: str | None
-    line: int
-
-
-@dataclass(frozen=True)
-class Page:
-    """A network page in one language."""
-
-    path: Path
-    language: str
-    entries: tuple[Entry, ...]
-    notes: tuple[Problem, ...] = ()
-
-    def where(self, entry: Entry) -> str:
-        return f"{self.path}:{entry.line}"
-
-
-def url_key(url: str) -> str:
-    """The form of a link used to match entries: scheme and host lower-case, no trailing '/'."""
-    match = re.match(r"^(https?)://([^/?#]+)(.*)$", url, re.IGNORECASE)
-    if match:
-        url = f"{match[1].lower()}://{match[2].lower()}{match[3]}"
-    return url.rstrip("/") or "/"
-
-
-def known_language(code: str) -> str | None:
-    """The ISO 639-1 code of ``code`` (``de``, ``fr-CH`` → ``fr``) if Babel knows it."""
-    from babel import Locale, UnknownLocaleError
-
-    base = code.strip().replace("_", "-").split("-")[0].lower()
-    if not re.fullmatch(r"[a-z]{2}", base):
-        return None
-    try:
-        Locale.parse(base)
-    except (UnknownLocaleError, ValueError):
-        return None
-    return base
-
-
-def find_sources(paths: Sequence[Path], explicit: Sequence[tuple[str, Path]] = ()) -> list[Source]:
-    """The page files of ``paths`` (folders are searched for ``index.<language>.md``) and the
-    files given with a language; raise :class:`ImportSiteError` if there is none."""
-    problems: list[Problem] = []
-    sources: list[Source] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and PAGE_FILE.match(p.name))
-            if not found:
-                problems.append(
-                    Problem(str(path), "no page files (index.<language>.md) in this folder")
-                )
-            sources.extend(Source(p) for p in found)
-        elif path.is_file():
-            sources.append(Source(path))
-        else:
-            problems.append(Problem(str(path), "no such file or folder"))
-    for language, path in explicit:
-        if path.is_file():
-            sources.append(Source(path, language))
-        else:
-            problems.append(Problem(str(path), "no such file"))
-    if not sources and not problems:
-        problems.append(Problem("", "no page given: pass a content folder or page files"))
-    if problems:
-        raise ImportSiteError(problems)
-    return sources
 
 
 def read_pages(sources: Sequence[Source]) -> list[Page]:
@@ -204,12 +112,18 @@ class _PageReader:
             self.problem(None, f"cannot read: {exc.strerror or exc}")
             return None
         lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
-        front = self._front_matter(lines)
-        if front is None:
+        try:
+            front = read_front_matter(lines)
+        except PageProblem as exc:
+            self.problem(exc.line, exc.message)
             return None
-        values, body_start = front
-        language = self._language(values)
-        entries = self._entries("\n".join(lines[body_start:]), body_start, language or "en")
+        language: str | None = None
+        try:
+            language = page_language(self.source, front)
+        except PageProblem as exc:
+            self.problem(exc.line, exc.message)
+        body = "\n".join(lines[front.body_start :])
+        entries = self._entries(body, front.body_start, language or "en")
         if language is None:
             return None
         if not entries and not self.problems:
@@ -217,77 +131,6 @@ class _PageReader:
                 None, "no entries: expected a list of '* [Name](link): text (Country)' items"
             )
         return Page(self.path, language, tuple(entries), tuple(self.notes))
-
-    # -- front matter and language ------------------------------------------------------------
-
-    def _front_matter(self, lines: list[str]) -> tuple[dict[str, tuple[str, int]], int] | None:
-        """The language keys of the front matter (value, line) and the first line of the body."""
-        fence = lines[0].rstrip()
-        if fence not in ("---", "+++"):
-            self.problem(1, "no front matter: a Hugo page starts with '---' (YAML) or '+++' (TOML)")
-            return None
-        end = next((i for i in range(1, len(lines)) if lines[i].rstrip() == fence), None)
-        if end is None:
-            self.problem(1, f"the front matter opened with {fence!r} is never closed")
-            return None
-        values: dict[str, tuple[str, int]] = {}
-        block = lines[1:end]
-        if fence == "+++":
-            try:
-                data = tomllib.loads("\n".join(block))
-            except tomllib.TOMLDecodeError as exc:
-                self.problem(1, f"the front matter is not valid TOML: {exc}")
-                return None
-            for key in LANGUAGE_KEYS:
-                if key in data:
-                    line = next(
-                        (n for n, text in enumerate(block, 2) if re.match(rf"\s*{key}\s*=", text)),
-                        1,
-                    )
-                    values[key] = (str(data[key]), line)
-        else:
-            for number, text in enumerate(block, 2):
-                match = re.match(rf"^({'|'.join(LANGUAGE_KEYS)})\s*:\s*(.*?)\s*$", text)
-                if match:
-                    values[match[1]] = (_yaml_scalar(match[2]), number)
-        return values, end + 1
-
-    def _language(self, front: dict[str, tuple[str, int]]) -> str | None:
-        """The page's language from ``--lang``, the file name or the front matter."""
-        claims: list[tuple[str, str, int | None]] = []  # (code, how it was given, line)
-        if self.source.language is not None:
-            claims.append((self.source.language, "--lang", None))
-        match = NAME_LANGUAGE.match(self.path.name)
-        if match:
-            claims.append((match["lang"], "the file name", None))
-        for key in LANGUAGE_KEYS:
-            if key in front:
-                value, line = front[key]
-                claims.append((value, f"the front matter's {key!r}", line))
-        if not claims:
-            self.problem(
-                1,
-                "cannot tell the page's language: name the file index.<language>.md, set"
-                " 'lang' in its front matter, or pass --lang LANGUAGE=FILE",
-            )
-            return None
-        found: dict[str, str] = {}
-        for code, how, claim_line in claims:
-            language = known_language(code)
-            if language is None:
-                self.problem(
-                    claim_line,
-                    f"unknown language {code!r} (from {how}): expected an ISO 639-1 code",
-                )
-                return None
-            found.setdefault(language, how)
-        if len(found) > 1:
-            described = " but ".join(f"{code!r} from {how}" for code, how in found.items())
-            self.problem(1, f"conflicting languages: {described}")
-            return None
-        return next(iter(found))
-
-    # -- the markdown -------------------------------------------------------------------------
 
     def _entries(self, body: str, offset: int, language: str) -> list[Entry]:
         tokens = _Markdown("commonmark").parse(body)
@@ -398,21 +241,8 @@ class _PageReader:
         return fixed
 
 
-def _yaml_scalar(value: str) -> str:
-    """A plain or quoted YAML scalar without its quotes or trailing comment."""
-    if value[:1] in ("'", '"'):
-        end = value.find(value[0], 1)
-        return value[1:end] if end > 0 else value[1:]
-    return value.split(" #", 1)[0].strip()
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
 def _section_kind(title: str) -> Kind | None:
-    folded = _fold(title)
+    folded = fold(title)
     if "petition" in folded or "peticion" in folded:
         return "petition"
     if "initiativ" in folded or "iniciativ" in folded:
@@ -455,42 +285,3 @@ def _plain(tokens: list[Token]) -> str:
         elif token.type in ("softbreak", "hardbreak"):
             parts.append(" ")
     return re.sub(r"\s+", " ", "".join(parts)).strip()
-
-
-@functools.cache
-def _country_names(language: str) -> dict[str, str]:
-    """Folded territory name → ISO code (or ``Europe``), in ``language`` and then English."""
-    from babel import Locale
-
-    names: dict[str, str] = {}
-    for lang in dict.fromkeys((language, "en")):
-        territories: dict[str, Any] = dict(Locale.parse(lang).territories)
-        for code, name in territories.items():
-            if code == EUROPE_TERRITORY:
-                names.setdefault(_fold(str(name)), EUROPE)
-            elif re.fullmatch(r"[A-Z]{2}", code) and code != "ZZ":
-                names.setdefault(_fold(str(name)), code)
-    return names
-
-
-def country_code(name: str, language: str) -> str | None:
-    """The ISO 3166-1 alpha-2 code (or ``Europe``) of a country name written in ``language``,
-    if the dataset accepts it as a ``country`` ("European Union" is a Babel territory, not a
-    country)."""
-    if name == EUROPE:
-        return EUROPE
-    code = _country_names(language).get(_fold(name))
-    return code if code is not None and _accepted_country(code) else None
-
-
-@functools.cache
-def _accepted_country(code: str) -> bool:
-    from pydantic import ValidationError
-
-    try:
-        Item.model_validate(
-            {"id": "x", "kind": "petition", "name": "x", "urls": ["/x"], "country": code}
-        )
-    except ValidationError:
-        return False
-    return True

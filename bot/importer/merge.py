@@ -43,7 +43,7 @@ from tomlkit.toml_document import TOMLDocument
 
 from bot.dataset import ID_PATTERN, Item, load_dataset
 from bot.errors import BotError, DatasetError, ImportSiteError, Problem
-from bot.importer.hugo import Kind, Page, url_key
+from bot.importer.pages import Kind, Page, url_key
 
 Value = str | bool | tuple[str, ...]
 Flat = dict[str, Value]
