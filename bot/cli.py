@@ -19,6 +19,7 @@ from bot.errors import BotError, ConfigError, Problem
 
 if TYPE_CHECKING:
     from bot.app import App
+    from bot.poster import Outcome
 
 F = TypeVar("F", bound=Callable[..., Any])
 #: Long operations show progress on stderr from this many items on.
@@ -170,7 +171,14 @@ def post(ctx: click.Context, account_name: str | None, slot: str | None) -> None
 
     app = load_app(ctx)
     outcomes = run_once(app, app.select(account_name), _parse_slot(slot, app))
-    if any(o.status == "failed" for o in outcomes):
+    _exit_on_problems(outcomes)
+
+
+def _exit_on_problems(outcomes: list[Outcome]) -> None:
+    """Exit 1 when a post failed, was refused, or its outcome is unknown."""
+    from bot.poster import PROBLEMS
+
+    if any(o.status in PROBLEMS for o in outcomes):
         sys.exit(1)
 
 
@@ -184,9 +192,7 @@ def run(ctx: click.Context, once: bool) -> None:
 
     app = load_app(ctx)
     if once:
-        outcomes = run_once(app, app.accounts, None)
-        if any(o.status == "failed" for o in outcomes):
-            sys.exit(1)
+        _exit_on_problems(run_once(app, app.accounts, None))
         return
     Worker(app).run()
 

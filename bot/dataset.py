@@ -13,10 +13,10 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -201,14 +201,13 @@ def iso_countries() -> frozenset[str]:
     return frozenset(remembered("iso-countries", compute).split(",")) - NOT_ISO
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Dataset:
-    """The validated items in file order, with the file each came from."""
+    """The validated items in file order, with the file each came from. Compared and hashed
+    by identity: derived values (selection's eligibility) are remembered per dataset object."""
 
     items: tuple[Item, ...]
     sources: Mapping[str, Path]
-    #: values derived from the items, computed once per process (eligibility, renderability)
-    memo: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __iter__(self) -> Iterator[Item]:
         return iter(self.items)

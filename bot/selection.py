@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -21,6 +22,24 @@ from bot.clock import iso
 from bot.config import Account
 from bot.dataset import Dataset, Item
 from bot.state import Store
+
+#: (item id, ordinal, eligible) of every item, and a fingerprint of that list
+Eligibility = tuple[list[tuple[str, int, bool]], str]
+
+
+@dataclass
+class _Remembered:
+    """Eligibility computed for one dataset on one day, by account, language slot, fallback
+    and the set of renderable items. Kept while the dataset lives (a weak reference) and only
+    for the current day, so it never grows."""
+
+    day: dt.date
+    eligibility: dict[tuple[str, str, str | None, frozenset[str] | None], Eligibility] = field(
+        default_factory=dict
+    )
+
+
+_REMEMBERED: weakref.WeakKeyDictionary[Dataset, _Remembered] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -57,23 +76,22 @@ class Selector:
         self.dataset = dataset
         #: ids of items whose links can be resolved (``None``: all can)
         self.can_render = can_render
+        self._day: dt.date | None = None
+        self._eligibility: dict[
+            tuple[str, str, str | None], tuple[list[tuple[str, int, bool]], str]
+        ]
+        self._eligibility = {}
 
-    def eligibility(
-        self, account: Account, slot_language: str, today: dt.date
-    ) -> tuple[list[tuple[str, int, bool]], str]:
+    def eligibility(self, account: Account, slot_language: str, today: dt.date) -> Eligibility:
         """(item id, ordinal, eligible) for every item, and a fingerprint of that list.
 
-        Computed once per process, account, language and day (kept with the dataset), so a
-        slot costs one indexed query, not a pass over every item."""
-        key = (
-            "eligibility",
-            account.name,
-            slot_language,
-            account.fallback_language,
-            today,
-            None if self.can_render is None else len(self.can_render),
-        )
-        cached: tuple[list[tuple[str, int, bool]], str] | None = self.dataset.memo.get(key)
+        Remembered per dataset for the day (see :class:`_Remembered`), so a slot costs one
+        indexed query, not a pass over every item."""
+        memory = _REMEMBERED.get(self.dataset)
+        if memory is None or memory.day != today:
+            memory = _REMEMBERED[self.dataset] = _Remembered(today)
+        key = (account.name, slot_language, account.fallback_language, self.can_render)
+        cached = memory.eligibility.get(key)
         if cached is None:
             rows = [
                 (
@@ -86,7 +104,7 @@ class Selector:
             digest = hashlib.sha256(self.dataset.fingerprint.encode())
             digest.update(bytes(eligible for _, _, eligible in rows))
             cached = (rows, digest.hexdigest()[:16])
-            self.dataset.memo[key] = cached
+            memory.eligibility[key] = cached
         return cached
 
     def language_for(

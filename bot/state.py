@@ -29,7 +29,18 @@ from typing import Any, Literal, Protocol
 from bot.clock import iso, utcnow
 from bot.errors import StateError
 
-Status = Literal["planned", "posted", "failed", "retracted"]
+#: planned    recorded before the platform is called; its outcome is not known yet
+#: posted     the platform has it (remote id and URL recorded)
+#: unknown    every attempt ended without an answer (timeouts, 5xx): it may have gone out;
+#:            reconciled by the next run, which asks the platform
+#: refused    the platform refused the content (400/413/422): final; the item moves on
+#: failed     not posted (credentials rejected, abandoned after downtime, confirmed absent)
+#: retracted  deleted again with ``leavex-bot retract``
+Status = Literal["planned", "posted", "unknown", "refused", "failed", "retracted"]
+#: Posts whose outcome is not settled: the next run reconciles them.
+UNSETTLED: tuple[Status, ...] = ("planned", "unknown")
+#: Posts that count as posted for the rotation (posted, possibly posted, or refused).
+TAKEN: tuple[Status, ...] = ("planned", "unknown", "posted", "refused")
 SCHEMA_VERSION = 3
 
 
@@ -326,11 +337,26 @@ class Store:
             "lease_until": iso(lease_until) if lease_until else "",
             "last_attempt_at": now if first_attempt else None,
         }
-        row = self.execute(
-            f"INSERT INTO posts ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})"
-            " ON CONFLICT (account, slot_key, dry_run) DO NOTHING RETURNING id",
-            list(values.values()),
-        ).fetchone()
+        with self.transaction():
+            row = self.execute(
+                f"INSERT INTO posts ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})"
+                " ON CONFLICT (account, slot_key, dry_run) DO NOTHING RETURNING id",
+                list(values.values()),
+            ).fetchone()
+            if row is not None:
+                # A planned post may be out any moment: its item counts as posted from now on.
+                self.execute(
+                    "UPDATE rotation SET last_slot = ? WHERE account = ? AND language = ?"
+                    " AND dry_run = ? AND item_id = ? AND last_slot < ?",
+                    (
+                        values["slot_at"],
+                        account,
+                        slot_language,
+                        int(dry_run),
+                        item_id,
+                        values["slot_at"],
+                    ),
+                )
         if row is not None:  # ours: build the record instead of reading it back
             values.update(id=row[0], dry_run=dry_run, remote_id=None, remote_url=None, error=None)
             return PostRecord(**values), True
@@ -359,57 +385,82 @@ class Store:
         if its holder ``steal_from`` is known to be dead. Atomic: one claimant wins."""
         cursor = self.execute(
             "UPDATE posts SET claimed_by = ?, lease_until = ?, updated_at = ?"
-            " WHERE id = ? AND status IN ('planned', 'failed')"
+            " WHERE id = ? AND status IN ('planned', 'unknown', 'failed')"
             " AND (claimed_by IS NULL OR claimed_by = ? OR lease_until < ? OR claimed_by = ?)",
             (owner, iso(lease_until), iso(now), post.id, owner, iso(now), steal_from or owner),
         )
         return cursor.rowcount == 1
 
     def unfinished(self, account: str, dry_run: bool) -> list[PostRecord]:
-        """Planned posts of an account: their outcome is unknown (a crash or a lost answer)."""
+        """Posts of an account whose outcome is not settled (planned: a crash; unknown: no
+        answer to any attempt), oldest first."""
         rows = self.execute(
-            f"SELECT {_POST_COLUMNS} FROM posts WHERE account = ? AND status = 'planned'"
-            " AND dry_run = ? ORDER BY slot_at",
+            f"SELECT {_POST_COLUMNS} FROM posts WHERE account = ? AND status IN ('planned',"
+            " 'unknown') AND dry_run = ? ORDER BY slot_at",
             (account, int(dry_run)),
         ).fetchall()
         return [_record(row) for row in rows]
 
     def mark_posted(self, post: PostRecord, remote_id: str, remote_url: str | None) -> PostRecord:
-        """Record a successful post and move its item to the back of the rotation."""
+        """Record a successful post; its item goes to the back of the rotation."""
+        return self._settle(post, "posted", remote_id=remote_id, remote_url=remote_url)
+
+    def mark_unknown(self, post: PostRecord, error: str) -> PostRecord:
+        """Every attempt ended without an answer: the post may be out. It stays reconcilable,
+        and its item counts as posted for the rotation until the platform says otherwise."""
+        return self._settle(post, "unknown", error=error)
+
+    def mark_refused(self, post: PostRecord, error: str) -> PostRecord:
+        """The platform refused the content: final for this slot; the item moves on."""
+        return self._settle(post, "refused", error=error)
+
+    def mark_failed(self, post: PostRecord, error: str) -> PostRecord:
+        """Not posted: the item keeps its place in the rotation (as if never chosen)."""
+        return self._settle(post, "failed", error=error)
+
+    def _settle(
+        self,
+        post: PostRecord,
+        status: Status,
+        *,
+        remote_id: str | None = None,
+        remote_url: str | None = None,
+        error: str | None = None,
+    ) -> PostRecord:
+        error = error[:2000] if error else None
         with self.transaction():
             self.execute(
-                "UPDATE posts SET status = 'posted', remote_id = ?, remote_url = ?, error = NULL,"
-                " lease_until = '', updated_at = ? WHERE id = ?",
-                (remote_id, remote_url, iso(utcnow()), post.id),
+                "UPDATE posts SET status = ?, remote_id = COALESCE(?, remote_id),"
+                " remote_url = COALESCE(?, remote_url), error = ?, lease_until = '',"
+                " updated_at = ? WHERE id = ?",
+                (status, remote_id, remote_url, error, iso(utcnow()), post.id),
             )
-            self.execute(
-                "UPDATE rotation SET last_slot = ? WHERE account = ? AND language = ?"
-                " AND dry_run = ? AND item_id = ? AND last_slot < ?",
-                (
-                    post.slot_at,
-                    post.account,
-                    post.slot_language,
-                    int(post.dry_run),
-                    post.item_id,
-                    post.slot_at,
-                ),
-            )
+            self.refresh_rotation(post)
         return dataclasses.replace(
             post,
-            status="posted",
-            remote_id=remote_id,
-            remote_url=remote_url,
-            error=None,
+            status=status,
+            remote_id=remote_id or post.remote_id,
+            remote_url=remote_url or post.remote_url,
+            error=error,
             lease_until="",
         )
 
-    def mark_failed(self, post: PostRecord, error: str) -> PostRecord:
+    def refresh_rotation(self, post: PostRecord) -> None:
+        """Set the item's place in the rotation from its posts: the newest slot where it was
+        planned, posted, possibly posted or refused. Settling an older slot never moves the
+        item back before a newer one; a post that turned out not to be out gives its slot back."""
+        taken = ", ".join("?" for _ in TAKEN)
         self.execute(
-            "UPDATE posts SET status = 'failed', error = ?, lease_until = '', updated_at = ?"
-            " WHERE id = ?",
-            (error[:2000], iso(utcnow()), post.id),
+            "UPDATE rotation SET last_slot = COALESCE((SELECT MAX(slot_at) FROM posts"
+            " WHERE account = ? AND slot_language = ? AND dry_run = ? AND item_id = ?"
+            f" AND status IN ({taken})), '')"
+            " WHERE account = ? AND language = ? AND dry_run = ? AND item_id = ?",
+            (
+                *(post.account, post.slot_language, int(post.dry_run), post.item_id),
+                *TAKEN,
+                *(post.account, post.slot_language, int(post.dry_run), post.item_id),
+            ),
         )
-        return dataclasses.replace(post, status="failed", error=error[:2000], lease_until="")
 
     def mark_retracted(self, post: PostRecord) -> None:
         self.execute(
@@ -447,13 +498,13 @@ class Store:
     def last_language_use(
         self, account: str, languages: Sequence[str], dry_run: bool
     ) -> dict[str, str]:
-        """When each language slot was last used by the account (planned or posted)."""
+        """When each language slot was last used by the account (a post that counts as taken)."""
         result: dict[str, str] = {}
         for language in languages:
             # Newest first along the index; stops at the first planned or posted row.
             row = self.execute(
                 "SELECT slot_at FROM posts WHERE account = ? AND dry_run = ?"
-                " AND slot_language = ? AND status IN ('planned', 'posted')"
+                " AND slot_language = ? AND status IN ('planned', 'unknown', 'posted', 'refused')"
                 " ORDER BY slot_at DESC LIMIT 1",
                 (account, int(dry_run), language),
             ).fetchone()

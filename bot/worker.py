@@ -63,7 +63,7 @@ def run_once(
                 )
                 results = [Outcome(account.name, slot_at.isoformat(), "failed", error=str(exc))]
             for outcome in results:
-                if outcome.status not in ("posted", "failed"):
+                if outcome.status not in ("posted", "failed", "unknown", "refused"):
                     log_event(
                         log,
                         f"post.{outcome.status.replace('-', '_')}",

@@ -91,3 +91,16 @@ def mastodon() -> Iterator[object]:
 
     with MastodonTestServer() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def no_retry_waits(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Retries do not wait in tests (stamina's testing switch); the attempt counts still
+    apply. A test that needs real waiting is marked ``real_retry_waits``."""
+    import stamina
+
+    if request.node.get_closest_marker("real_retry_waits"):
+        yield
+        return
+    with stamina.set_testing(True, attempts=100, cap=True):
+        yield

@@ -43,3 +43,9 @@ def write_item(folder: Path, text: str, name: str = "items.toml") -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def retry_waits(records: list[Any]) -> list[float]:
+    """The waits the poster decided on, from its ``post.retry`` log lines (caplog.records);
+    tests run with stamina's testing switch on, so nothing really waits."""
+    return [float(r.fields["wait"]) for r in records if getattr(r, "event", None) == "post.retry"]

@@ -18,7 +18,7 @@ from bot.poster import Poster, RetryPolicy
 from bot.publishing.mastodon import MastodonPublisher
 from bot.rendering import text as rt
 from bot.state import Store
-from tests.helpers import SITE, account, bundled_dataset, renderer
+from tests.helpers import SITE, account, bundled_dataset, renderer, retry_waits
 from tests.support.mastodon_server import MastodonTestServer
 
 TOKEN = "masto-token-0123456789"
@@ -123,33 +123,36 @@ def test_idempotency_key_is_stable_and_sent(
 
 
 def test_lost_response_is_retried_without_duplicate(
-    mastodon: MastodonTestServer, sqlite_url: str
+    mastodon: MastodonTestServer, sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """If the server saved the status but the answer was lost, the retry with the same
     Idempotency-Key returns the original status: one status, recorded as posted."""
+    caplog.set_level("INFO")
     mastodon.add_account(TOKEN, "leavex")
     mastodon.inject("lost_response")
     mastodon.inject("error_502")
-    waits: list[float] = []
     with Store(sqlite_url) as store:
-        poster = Poster(store, bundled_dataset(), renderer(), sleep=waits.append, today=START.date)
+        poster = Poster(store, bundled_dataset(), renderer(), today=START.date)
         acct = account(name="m", api_base_url=mastodon.base_url, access_token=_secret(TOKEN))
         outcome = poster.run_slot(acct, _publisher(mastodon), START)[0]
         assert outcome.status == "posted"
         assert len(mastodon.statuses("leavex")) == 1
         assert outcome.url == mastodon.statuses("leavex")[0]["url"]
-        assert len(waits) == 2
+        assert len(retry_waits(caplog.records)) == 2
 
 
-def test_rate_limit_waits_until_reset(mastodon: MastodonTestServer, sqlite_url: str) -> None:
+def test_rate_limit_waits_until_reset(
+    mastodon: MastodonTestServer, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """A 429 (no Retry-After) waits until X-RateLimit-Reset, then posts."""
+    caplog.set_level("INFO")
     mastodon.add_account(TOKEN, "leavex")
     mastodon.inject("rate_limit", reset_in=40)
-    waits: list[float] = []
     with Store(sqlite_url) as store:
-        poster = Poster(store, bundled_dataset(), renderer(), sleep=waits.append, today=START.date)
+        poster = Poster(store, bundled_dataset(), renderer(), today=START.date)
         acct = account(name="m", api_base_url=mastodon.base_url, access_token=_secret(TOKEN))
         assert poster.run_slot(acct, _publisher(mastodon), START)[0].status == "posted"
+    waits = retry_waits(caplog.records)
     assert len(waits) == 1
     assert 35 <= waits[0] <= 41
 
@@ -165,7 +168,6 @@ def test_rate_limit_beyond_budget_fails_the_slot(
             store,
             bundled_dataset(),
             renderer(),
-            sleep=lambda s: None,
             today=START.date,
             retry=RetryPolicy(budget=300),
         )

@@ -14,7 +14,7 @@ from bot.post import DEFAULT_LIMITS, OutgoingPost, Published
 from bot.poster import Poster, RetryPolicy
 from bot.publishing.console import ConsolePublisher
 from bot.state import Store
-from tests.helpers import account, bundled_dataset, renderer
+from tests.helpers import account, bundled_dataset, renderer, retry_waits
 
 START = dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 1, 1)
@@ -46,7 +46,6 @@ def _poster(store: Store, dataset: Dataset | None = None, **kw: object) -> Poste
         dataset or bundled_dataset(),
         renderer(),
         today=lambda: TODAY,
-        sleep=lambda s: None,
         **kw,
     )  # type: ignore[arg-type]
 
@@ -227,34 +226,38 @@ def test_dry_run_never_touches_real_history(sqlite_url: str) -> None:
 
 
 def test_crash_after_planning_resumes_with_same_key(sqlite_url: str) -> None:
-    """A planned post that was never confirmed is sent again with the same key and text."""
+    """A post whose only attempt timed out is unknown, not failed; re-run, it is sent again
+    with the same key and text."""
     with Store(sqlite_url) as store:
         poster = _poster(store, retry=RetryPolicy(attempts=1))
         failing = RecordingPublisher(failures=[TransientPublishError("timeout")])
-        assert poster.run_slot(account(), failing, START)[0].status == "failed"
+        assert poster.run_slot(account(), failing, START)[0].status == "unknown"
+        assert store.history()[0].status == "unknown"
         ok = RecordingPublisher()
         assert poster.run_slot(account(), ok, START)[0].status == "posted"
         assert ok.sent[0].key == failing.sent[0].key
         assert ok.sent[0].text == failing.sent[0].text
 
 
-def test_transient_errors_are_retried_within_budget(sqlite_url: str) -> None:
+def test_transient_errors_are_retried_within_budget(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """Transient errors are retried, honouring the server's wait; permanent ones are not."""
-    waits: list[float] = []
+    caplog.set_level("INFO")
     with Store(sqlite_url) as store:
         poster = Poster(
             store,
             bundled_dataset(),
             renderer(),
             today=lambda: TODAY,
-            sleep=waits.append,
             retry=RetryPolicy(attempts=4, budget=100),
         )
         flaky = RecordingPublisher(
             failures=[TransientPublishError("busy", retry_after=7.0), TransientPublishError("busy")]
         )
         assert poster.run_slot(account(), flaky, START)[0].status == "posted"
-        assert waits == [7.0, 4.0]  # the server's wait, then exponential backoff
+        # the server's wait, then exponential backoff
+        assert retry_waits(caplog.records) == [7.0, 4.0]
         rejected = RecordingPublisher(failures=[PermanentPublishError("bad token", status=401)])
         outcome = poster.run_slot(account(name="other"), rejected, START)[0]
         assert outcome.status == "failed"
@@ -266,20 +269,20 @@ def test_transient_errors_are_retried_within_budget(sqlite_url: str) -> None:
 
 
 def test_wait_longer_than_budget_fails_the_slot(sqlite_url: str) -> None:
-    """A rate limit that resets after the slot's budget fails the slot instead of hanging."""
-    waits: list[float] = []
+    """A rate limit that resets after the slot's budget fails the slot instead of hanging
+    (the server refused the only attempt: it is not out, so the outcome is known)."""
     with Store(sqlite_url) as store:
         poster = Poster(
             store,
             bundled_dataset(),
             renderer(),
             today=lambda: TODAY,
-            sleep=waits.append,
             retry=RetryPolicy(attempts=4, budget=60),
         )
-        limited = RecordingPublisher(failures=[TransientPublishError("429", retry_after=100)])
+        error = TransientPublishError("429", status=429, retry_after=100)
+        limited = RecordingPublisher(failures=[error])
         assert poster.run_slot(account(), limited, START)[0].status == "failed"
-        assert waits == []
+        assert len(limited.sent) == 1
 
 
 def test_preview_simulates_without_recording(sqlite_url: str) -> None:

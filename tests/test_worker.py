@@ -126,6 +126,7 @@ def test_worker_logs_next_fire_and_stops_on_sigterm(tmp_path: Path) -> None:
             proc.wait(timeout=10)
 
 
+@pytest.mark.real_retry_waits
 def test_shutdown_during_retry_leaves_post_reconcilable(sqlite_url: str) -> None:
     """A shutdown while waiting to retry stops at once and leaves the post planned, so the
     next start reconciles it instead of losing or duplicating it."""
