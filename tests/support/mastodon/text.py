@@ -33,10 +33,17 @@ _LATIN_ACCENTS = (
 _DOMAIN_CHAR = (
     r"[^\s\p{Z}!-/:-@\[-`{-~\uFFFE\uFEFF\uFFFF\u202A-\u202E\u061C\u200E\u200F\u2066-\u2069]"
 )
-_PATH_CHARS = rf"[a-z\u0400-\u04ff0-9!*';:=+,.$/%#\[\]\-\u2013_~@|&(){_LATIN_ACCENTS}]"
-_PATH_END = regex.compile(rf"[a-z\u0400-\u04ff0-9=_#/+\-{_LATIN_ACCENTS}]", regex.IGNORECASE)
-_QUERY_CHARS = r"[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]"
-_QUERY_END = regex.compile(r"[a-z0-9\-_&=#/]", regex.IGNORECASE)
+# twitter-text's valid_general_url_path_chars.  Parentheses are not among them: a path only
+# takes them balanced (see _BALANCED_PARENS), so "https://a.com/(x" ends at "https://a.com/".
+_PATH_CHAR = rf"[a-z\u0400-\u04ff0-9!*';:=+,.$/%#\[\]\-\u2013_~@|&{_LATIN_ACCENTS}]"
+# valid_url_balanced_parens: "(...)", or one nested level "(..(..)..)" (Wikipedia, IIS, Rdio).
+_BALANCED_PARENS = rf"\((?:{_PATH_CHAR}+|{_PATH_CHAR}*\({_PATH_CHAR}+\){_PATH_CHAR}*)\)"
+# valid_url_path_ending_chars: a path does not end in punctuation ("see https://a.com/x.").
+_PATH_END = rf"(?:[a-z\u0400-\u04ff0-9=_#/+\-{_LATIN_ACCENTS}]|{_BALANCED_PARENS})"
+# valid_url_path: pieces that each end in an ending character, or "@name/".
+_PATH_PIECE = rf"(?:{_PATH_CHAR}*(?:{_BALANCED_PARENS}{_PATH_CHAR}*)*{_PATH_END}|@{_PATH_CHAR}+/)"
+# valid_url_query_chars, then valid_url_query_ending_chars.
+_QUERY = r"\?[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]*[a-z0-9\-_&=#/]"
 
 _DOMAIN_LABEL = rf"{_DOMAIN_CHAR}(?:[_\-]*+{_DOMAIN_CHAR})*+"
 # Longest TLDs first; the TLD is part of the pattern so that "example.co.ukx" backtracks to
@@ -48,8 +55,8 @@ _URL_RE = regex.compile(
     rf"(?P<labels>(?:{_DOMAIN_LABEL}\.)+)"
     rf"(?P<tld>(?:{_TLD_PATTERN})(?![0-9a-z@+\-])|xn--[0-9a-z\-]+)"
     r"(?::(?P<port>[0-9]++))?"
-    rf"(?P<path>/{_PATH_CHARS}*+)?"
-    rf"(?P<query>\?{_QUERY_CHARS}*+)?",
+    rf"(?P<path>/{_PATH_PIECE}*)?"
+    rf"(?P<query>{_QUERY})?",
     regex.IGNORECASE,
 )
 # Account::MENTION_RE: ``@user`` or ``@user@domain``.
@@ -87,35 +94,9 @@ def _html_escape(text: str) -> str:
     return text.translate(_HTML_ESCAPES)
 
 
-def _trim_url(match: regex.Match[str]) -> str:
-    """Return the URL twitter-text would extract from ``match`` (without trailing punctuation)."""
-    url = match.group("scheme") + match.group("labels") + match.group("tld")
-    if match.group("port"):
-        url += ":" + match.group("port")
-    path = match.group("path") or ""
-    query = match.group("query") or ""
-    trimmed = path
-    while len(trimmed) > 1:
-        last = trimmed[-1]
-        if last == ")":
-            if trimmed.count("(") >= trimmed.count(")"):
-                break
-        elif _PATH_END.fullmatch(last):
-            break
-        trimmed = trimmed[:-1]
-    if trimmed != path:
-        query = ""
-    while query and not _QUERY_END.fullmatch(query[-1]):
-        query = query[:-1]
-    return url + trimmed + query
-
-
 def extract_urls(text: str) -> list[_Entity]:
-    entities: list[_Entity] = []
-    for match in _URL_RE.finditer(text):
-        url = _trim_url(match)
-        entities.append(_Entity(match.start(), match.start() + len(url), "url", url))
-    return entities
+    """The http(s) URLs twitter-text finds in ``text`` (real TLDs only), in order."""
+    return [_Entity(m.start(), m.end(), "url", m.group()) for m in _URL_RE.finditer(text)]
 
 
 def _extract_mentions(text: str) -> list[_Entity]:
