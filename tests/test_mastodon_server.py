@@ -324,6 +324,7 @@ def test_max_characters_is_configurable(server: MastodonTestServer, api: Mastodo
         ("https://example.com/" + "x" * 100, 23),
         ("http://localhost:3000/path", len("http://localhost:3000/path")),
         ("see https://example.com/a.", len("see ") + 23 + 1),
+        ("https://日本.com/(https://", 23 + len("(https://")),  # "(" only balanced in a path
         ("  padded  ", len("padded")),
         ("e\u0301", 1),
     ],
