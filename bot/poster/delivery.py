@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import stamina
 
 from bot.config import Account
 from bot.errors import PermanentPublishError, PublishError, TransientPublishError
@@ -84,6 +83,8 @@ class Delivery:
     ) -> Outcome:
         """Send the post, retrying transient errors; ``recorded``: the plan already counted
         the first attempt."""
+        import stamina  # ~10 ms (tenacity), paid only by commands that post
+
         log_fields = {**fields(record), "dry_run": account.dry_run or None}
         tries = 0
         interrupted = False
