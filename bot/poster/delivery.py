@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-
 from bot.config import Account
 from bot.errors import PermanentPublishError, PublishError, TransientPublishError
 from bot.logs import log_event
