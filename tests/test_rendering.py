@@ -159,11 +159,20 @@ def test_hashtag_detection_follows_bluesky_rules() -> None:
 
 
 def test_trailing_punctuation_is_not_part_of_a_url() -> None:
-    """A URL at the end of a sentence does not swallow the full stop; balanced parens stay."""
+    """A URL at the end of a sentence does not swallow the full stop or a closing quote (also
+    a typographic one, which twitter-text ends a URL before); balanced parens stay."""
     segs = rt.segment("See https://a.example/x. And (https://en.wikipedia.org/wiki/A_(b)).")
     assert [s.target for s in segs if s.kind == "link"] == [
         "https://a.example/x",
         "https://en.wikipedia.org/wiki/A_(b)",
+    ]
+    quoted = rt.segment(
+        "Quote “https://a.example/x” and „https://a.example/y“ or ‘https://a.example/z’"
+    )
+    assert [s.target for s in quoted if s.kind == "link"] == [
+        "https://a.example/x",
+        "https://a.example/y",
+        "https://a.example/z",
     ]
 
 

@@ -61,9 +61,14 @@ class Segment:
     target: str = ""
 
 
+#: Characters a URL never ends with (twitter-text's rule, which Mastodon counts by): sentence
+#: punctuation, closing brackets and quotes, typographic ones too (“https://a.example/x”).
+_URL_TRAILERS = ".,;:!?'\"»«)]}…“”‘’‚„‹›"
+
+
 def _trim_url(url: str) -> str:
     # Closing brackets belong to the URL only when it opened them (Wikipedia-style links).
-    while url and url[-1] in ".,;:!?'\"»)]}…":
+    while url and url[-1] in _URL_TRAILERS:
         if url[-1] == ")" and url.count("(") >= url.count(")"):
             break
         url = url[:-1]
