@@ -369,6 +369,26 @@ def test_new_items_go_to_the_chosen_file_with_unique_ids(site: Path, bundled: Pa
     assert dataset.by_id["bye-bye-elon"].url == "https://byebyeelon.de"
 
 
+def test_new_ids_are_transliterated_and_cut_between_words(tmp_path: Path, data: Path) -> None:
+    """A new id spells letters of other scripts in ASCII ("ß" → "ss", Greek → Latin) and is cut
+    to 32 characters after a whole word, keeping the words' order."""
+    page = write_page(
+        tmp_path,
+        "index.de.md",
+        "* [Straße frei für Œuvre](https://s.example): Text.\n"
+        "* [Ελληνικά](https://g.example): Text.\n"
+        "* [Offener Brief an alle europäischen Politiker zu X](https://o.example): Text.\n",
+    )
+    result = run(page, "--data-dir", data)
+    assert result.exit_code == 0, result.output
+    ids = {item.url: item.id for item in load_dataset(data)}
+    assert ids == {
+        "https://s.example": "strasse-frei-fur-oeuvre",
+        "https://g.example": "ellenika",
+        "https://o.example": "offener-brief-an-alle",
+    }
+
+
 def test_seed_files_named_explicitly_with_lang(data: Path) -> None:
     """Files whose name does not tell the language are given with --lang LANGUAGE=FILE."""
     args: list[str | Path] = []

@@ -154,8 +154,8 @@ def _import_site(
     targets: dict[str, str],
 ) -> None:
     from bot.importer.hugo import read_pages
-    from bot.importer.merge import plan_import
     from bot.importer.pages import find_sources
+    from bot.importer.plan import plan_import
 
     if data_dir is None:
         from bot.config import load_settings
