@@ -32,17 +32,22 @@ class Unreachable(Exception):
     """The platform could not be asked whether an earlier attempt went out."""
 
 
-def find_earlier(publisher: Publisher, record: PostRecord) -> Published | None:
-    """The post if an earlier attempt published it; ``None`` when sending (again) is safe.
-    Raises :class:`Unreachable` when that cannot be known now."""
+def find_earlier(publisher: Publisher, record: PostRecord, *, resending: bool) -> Published | None:
+    """The post if an earlier attempt published it, else ``None``. Raises
+    :class:`Unreachable` when that cannot be known now.
+
+    ``resending``: the caller sends the post again if ``None`` comes back. Then a Mastodon
+    post whose Idempotency-Key the server still remembers need not be looked for: resending
+    it returns the original if there is one."""
     if record.attempts == 0 or not isinstance(publisher, ManagedPublisher):
         return None  # never sent, or a dry run
     if (
-        record.platform == "mastodon"
+        resending
+        and record.platform == "mastodon"
         and record.last_attempt_at
         and utcnow() - parse_iso(record.last_attempt_at) < MASTODON_IDEMPOTENCY_WINDOW
     ):
-        return None  # the server still knows the key: resending returns the original
+        return None
     try:
         return publisher.find(outgoing(record), parse_iso(record.created_at))
     except TransientPublishError as exc:

@@ -133,7 +133,7 @@ class Poster:
         if not self.claims.claim(record):
             return outcome(record, "claimed")
         try:
-            published = find_earlier(publisher, record)
+            published = find_earlier(publisher, record, resending=True)
         except Unreachable as exc:
             return unreachable(record, str(exc))
         if published is not None:
@@ -164,7 +164,7 @@ class Poster:
             if not self.claims.claim(record):
                 continue
             try:
-                published = find_earlier(publisher, record)
+                published = find_earlier(publisher, record, resending=False)
             except Unreachable as exc:
                 outcomes.append(unreachable(record, str(exc)))
                 continue
