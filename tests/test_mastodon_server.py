@@ -7,6 +7,7 @@ import json
 import re
 import socket
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,7 @@ from tests.support.mastodon_server import (
     count_status_length,
     render_status_content,
 )
+from tests.support.server import wait_until as wait_for
 
 TOKEN = "token-bot"
 OTHER_TOKEN = "token-other"
@@ -938,6 +940,33 @@ def test_binds_loopback_and_stops() -> None:
     server.stop()
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
         pass
+
+
+def test_start_and_stop_are_idempotent() -> None:
+    """start() on a running server returns it unchanged; stop() may be called again."""
+    with MastodonTestServer() as server:
+        port = server.port
+        assert server.start() is server
+        assert server.port == port
+        assert client(server).instance()["version"] == server.version
+    server.stop()
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
+        pass
+
+
+def test_waits_are_bounded_in_count_and_time() -> None:
+    """wait_until (every test server's readiness wait) gives up after its timeout or polls."""
+    calls: list[float] = []
+
+    def never() -> bool:
+        calls.append(time.monotonic())
+        return False
+
+    started = time.monotonic()
+    assert not wait_for(never, timeout=0.2, interval=0.05)
+    assert time.monotonic() - started < 2.0
+    assert 2 <= len(calls) <= 6  # ceil(0.2 / 0.05) + 1
+    assert wait_for(lambda: True, timeout=0.0)
 
 
 def test_accounts_can_be_added_before_start() -> None:

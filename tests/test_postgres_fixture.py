@@ -151,6 +151,34 @@ def test_stop_removes_data_dir_and_frees_port() -> None:
     server.stop()  # idempotent
 
 
+@pytest.mark.slow
+def test_port_taken_meanwhile_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A port taken between picking and binding costs one more launch, not a failed start."""
+    binaries = find_postgres_binaries()
+    if binaries is None:
+        pytest.skip(MISSING_BINARIES_MESSAGE)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy_port = taken.getsockname()[1]
+        picks: list[int] = []
+        real_free_ports = postgres.free_ports
+
+        def first_pick_is_taken(count: int = 1) -> list[int]:
+            picks.append(count)
+            return [busy_port] if len(picks) == 1 else real_free_ports(count)
+
+        monkeypatch.setattr(postgres, "free_ports", first_pick_is_taken)
+        with PostgresServer(binaries) as server:
+            assert len(picks) == 2
+            assert server.port != busy_port
+            assert server.start() is server  # a running server is returned as it is
+            with server.connect() as conn:
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+    with pytest.raises(RuntimeError, match="only be started once"):
+        server.start()
+
+
 def test_binary_search_prefers_path_then_newest_debian_version(tmp_path: Path) -> None:
     """initdb on PATH wins, else the numerically newest /usr/lib/postgresql/*/bin."""
     root = tmp_path / "lib"

@@ -27,8 +27,9 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from urllib.parse import urlsplit
+
+from tests.support.server import LoopbackServer
 
 FAULTS = (
     "rate_limit",
@@ -60,7 +61,7 @@ class Fault:
     times: int
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     """Forwards every request to ``target`` (an http://127.0.0.1:PORT URL)."""
 
     def __init__(self, target: str, *, delay: float = 0.0, timeout: float = 30.0) -> None:
@@ -96,9 +97,18 @@ class FaultProxy:
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://{self.host}:{self._server.server_address[1]}"
 
-    def start(self) -> FaultProxy:
+    # -- lifecycle (start(), stop() and the context manager come from LoopbackServer) -----
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def _ready(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _launch(self) -> None:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -173,13 +183,12 @@ class FaultProxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = _safe
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((self.host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
-        return self
 
-    def stop(self) -> None:
+    def _teardown(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -187,14 +196,3 @@ class FaultProxy:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

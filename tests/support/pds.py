@@ -56,7 +56,6 @@ import os
 import platform
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -66,8 +65,15 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, NoReturn, Self, cast
+from typing import IO, Any, NoReturn, cast
+
+from tests.support.server import (
+    LoopbackServer,
+    PortTaken,
+    free_ports,
+    require_loopback,
+    wait_until,
+)
 
 __all__ = [
     "PDS",
@@ -190,21 +196,21 @@ def _tail(path: Path, lines: int = 30) -> str:
 def _file_lock(path: Path, timeout: float, log: Log) -> Iterator[None]:
     """An exclusive flock on `path`, waited for at most `timeout` seconds."""
     with path.open("a+b") as handle:
-        deadline = time.monotonic() + timeout
         told = False
-        while True:
+
+        def locked() -> bool:
+            nonlocal told
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise PDSUnavailable(
-                        f"another process held {path} for more than {timeout:.0f} s"
-                    ) from None
                 if not told:
                     log(f"test PDS: waiting for another install ({path})")
                     told = True
-                time.sleep(0.5)
+                return False
+            return True
+
+        if not wait_until(locked, timeout=timeout, interval=0.5):
+            raise PDSUnavailable(f"another process held {path} for more than {timeout:.0f} s")
         try:
             yield
         finally:
@@ -239,24 +245,29 @@ def _run_npm_ci(npm: str, work: Path, log_path: Path, timeout: float, log: Log) 
             start_new_session=True,
         )
         next_report = started + 15.0
+
+        def finished() -> bool:
+            nonlocal next_report
+            if proc.poll() is not None:
+                return True
+            now = time.monotonic()
+            if now >= next_report:
+                sqlite = work / "node_modules" / "better-sqlite3"
+                if (sqlite / "build").is_dir():
+                    phase = "compiling better-sqlite3 for Node 22"
+                elif sqlite.is_dir():
+                    phase = "running install scripts"
+                else:
+                    phase = "downloading and unpacking"
+                log(f"test PDS: npm ci {phase}, {now - started:.0f} s")
+                next_report = now + 15.0
+            return False
+
         try:
-            while proc.poll() is None:
-                now = time.monotonic()
-                if now - started > timeout:
-                    raise PDSUnavailable(
-                        f"npm ci took more than {timeout:.0f} s; log: {log_path}\n{_tail(log_path)}"
-                    )
-                if now >= next_report:
-                    sqlite = work / "node_modules" / "better-sqlite3"
-                    if (sqlite / "build").is_dir():
-                        phase = "compiling better-sqlite3 for Node 22"
-                    elif sqlite.is_dir():
-                        phase = "running install scripts"
-                    else:
-                        phase = "downloading and unpacking"
-                    log(f"test PDS: npm ci {phase}, {now - started:.0f} s")
-                    next_report = now + 15.0
-                time.sleep(0.5)
+            if not wait_until(finished, timeout=timeout, interval=0.5):
+                raise PDSUnavailable(
+                    f"npm ci took more than {timeout:.0f} s; log: {log_path}\n{_tail(log_path)}"
+                )
         finally:
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -357,26 +368,16 @@ def prune(*, log: Log | None = _stderr) -> list[Path]:
     return removed
 
 
-def _free_ports(count: int) -> list[int]:
-    """`count` distinct ports that were free on 127.0.0.1 a moment ago."""
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [cast(int, sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-class PDS:
+class PDS(LoopbackServer):
     """A running PLC + PDS (+ stub AppView) on 127.0.0.1; use as a context manager.
 
     ``PDS(rate_limits=True)`` switches the PDS's own rate limits on. ``start()`` installs first
-    if needed (see ``install()``), picks free ports, and waits at most `start_timeout` seconds.
+    if needed (see ``install()``), picks free ports (``launch_attempts`` tries when a port is
+    taken meanwhile), and waits at most `start_timeout` seconds for the PDS's info file.
+    ``stop()`` ends the processes and deletes the state; both come from ``LoopbackServer``.
     """
+
+    launch_attempts = START_ATTEMPTS
 
     def __init__(
         self,
@@ -388,41 +389,29 @@ class PDS:
     ) -> None:
         self.rate_limits = rate_limits
         self.appview_stub = appview_stub
-        self.start_timeout = start_timeout
+        self.ready_timeout = start_timeout
         self._log = log
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
         self._data_dir: Path | None = None
         self._info: dict[str, Any] | None = None
+        self._started_at = 0.0
 
-    # -- lifecycle -------------------------------------------------------------------------
+    # -- lifecycle (start(), stop() and the context manager come from LoopbackServer) -----
 
-    def start(self) -> Self:
-        """Start the servers (fresh state) and return self once the PDS answers."""
-        if self._proc is not None:
-            raise PDSError("this PDS is already running")
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _launch(self) -> None:
+        """Install if needed, then spawn the launcher on free ports with fresh state."""
+        self._teardown()  # what an attempt that found its port taken (or a dead PDS) left
         app_dir = install(log=self._log)
         node = node_binary(app_dir)
-        last_error = ""
-        for _attempt in range(START_ATTEMPTS):
-            try:
-                self._spawn(app_dir, node)
-                return self
-            except _PortTaken as exc:
-                last_error = str(exc)
-                self.stop()
-            except BaseException:
-                self.stop()
-                raise
-        raise PDSError(f"no free ports after {START_ATTEMPTS} attempts: {last_error}")
-
-    def _spawn(self, app_dir: Path, node: Path) -> None:
         data_dir = Path(tempfile.mkdtemp(prefix="leavex-pds-"))
         self._data_dir = data_dir
         (data_dir / "tmp").mkdir()
-        info_file = data_dir / "info.json"
-        log_path = data_dir / "server.log"
-        plc_port, pds_port, appview_port = _free_ports(3)
+        plc_port, pds_port, appview_port = free_ports(3)
         env = dict(os.environ)
         env.update(
             {
@@ -430,15 +419,15 @@ class PDS:
                 "PLC_PORT": str(plc_port),
                 "PDS_PORT": str(pds_port),
                 "APPVIEW_PORT": str(appview_port if self.appview_stub else 0),
-                "PDS_INFO_FILE": str(info_file),
+                "PDS_INFO_FILE": str(data_dir / "info.json"),
                 "PDS_RATE_LIMITS": "1" if self.rate_limits else "0",
                 "PDS_EXIT_ON_STDIN_EOF": "1",
                 "PDS_DATA_DIR": str(data_dir),
                 "TMPDIR": str(data_dir / "tmp"),
             }
         )
-        self._log_file = log_path.open("wb")
-        started = time.monotonic()
+        self._log_file = (data_dir / "server.log").open("wb")
+        self._started_at = time.monotonic()
         self._proc = subprocess.Popen(
             [str(node), str(LAUNCHER)],
             cwd=app_dir,
@@ -448,24 +437,32 @@ class PDS:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = started + self.start_timeout
-        while not info_file.is_file():
-            code = self._proc.poll()
-            if code is not None:
-                tail = _tail(log_path)
-                if "EADDRINUSE" in tail:
-                    raise _PortTaken(tail)
-                raise PDSError(f"the test PDS exited with code {code} while starting:\n{tail}")
-            if time.monotonic() > deadline:
-                raise PDSError(
-                    f"the test PDS did not start within {self.start_timeout:.0f} s:\n"
-                    f"{_tail(log_path)}"
-                )
-            time.sleep(0.05)
-        self._info = cast(dict[str, Any], json.loads(info_file.read_text(encoding="utf-8")))
-        self._info["pythonStartS"] = round(time.monotonic() - started, 3)
 
-    def stop(self) -> None:
+    def _ready(self) -> bool:
+        """True once the launcher wrote its info file; raises if it exited meanwhile."""
+        assert self._proc is not None and self._data_dir is not None
+        info_file = self._data_dir / "info.json"
+        if info_file.is_file():
+            info = cast(dict[str, Any], json.loads(info_file.read_text(encoding="utf-8")))
+            for key in ("pdsUrl", "plcUrl", "appviewUrl"):
+                if info.get(key) is not None:
+                    require_loopback(str(info[key]))
+            info["pythonStartS"] = round(time.monotonic() - self._started_at, 3)
+            self._info = info
+            return True
+        code = self._proc.poll()
+        if code is not None:
+            tail = _tail(self._data_dir / "server.log")
+            if "EADDRINUSE" in tail:
+                raise PortTaken(tail)
+            raise PDSError(f"the test PDS exited with code {code} while starting:\n{tail}")
+        return False
+
+    def _start_error(self, problem: str) -> Exception:
+        tail = _tail(self.log_path) if self.log_path is not None else ""
+        return PDSError(f"the test PDS {problem}" + ("" if tail in problem else f":\n{tail}"))
+
+    def _teardown(self) -> None:
         """Terminate (SIGTERM, then SIGKILL after 10 s) and delete all state. Idempotent."""
         proc, self._proc = self._proc, None
         if proc is not None:
@@ -487,22 +484,7 @@ class PDS:
             self._data_dir = None
         self._info = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # -- facts -----------------------------------------------------------------------------
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     @property
     def info(self) -> dict[str, Any]:
@@ -563,10 +545,6 @@ class PDS:
         return Account(handle=str(created["handle"]), password=password, did=str(created["did"]))
 
 
-class _PortTaken(PDSError):
-    """A port picked as free was taken before the launcher bound it."""
-
-
 def _unavailable(reason: str) -> NoReturn:
     if _ci():
         raise PDSUnavailable(f"CI is set, so a missing test PDS is an error: {reason}")
@@ -619,10 +597,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with PDS(rate_limits=args.rate_limits) as server:
         print(json.dumps(server.info), flush=True)
-        deadline = time.monotonic() + args.seconds
         with contextlib.suppress(KeyboardInterrupt):
-            while time.monotonic() < deadline and server.running:
-                time.sleep(0.5)
+            wait_until(lambda: not server.running, timeout=args.seconds, interval=0.5)
     return 0
 
 

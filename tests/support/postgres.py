@@ -75,20 +75,19 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
+
+from tests.support.server import LOOPBACK, LoopbackServer, PortTaken, free_ports
 
 __all__ = [
     "DEBIAN_PG_ROOT",
@@ -113,7 +112,7 @@ MISSING_BINARIES_MESSAGE = "PostgreSQL server binaries not found: apt-get instal
 #: Accounts tried, in order, to run the server when the tests run as root.
 _UNPRIVILEGED_USERS = ("postgres", "nobody")
 
-_HOST = "127.0.0.1"
+_HOST = LOOPBACK
 _DB_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _VERSION_DIR_RE = re.compile(r"(\d+)(?:\.(\d+))?")
 # sockaddr_un.sun_path is 108 bytes; postgres appends "/.s.PGSQL.NNNNN".
@@ -264,14 +263,6 @@ def _pick_parent_dir(base_dir: str | Path | None, account: _Account | None) -> P
     raise PostgresStartError("no temporary directory is traversable by the server account")
 
 
-def _free_port() -> int:
-    """A currently free TCP port on 127.0.0.1, picked by the kernel (ephemeral)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _read_from(path: Path, offset: int = 0) -> str:
     try:
         with path.open("rb") as handle:
@@ -289,13 +280,15 @@ def _ci_is_set() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-class PostgresServer:
+class PostgresServer(LoopbackServer):
     """A private PostgreSQL server in a temp directory, on 127.0.0.1, ephemeral port.
 
     Use as a context manager (``with PostgresServer() as pg: ...``) or call
-    :meth:`start` and :meth:`stop` yourself.  A server object is single use:
-    after :meth:`stop` its directory is gone.
+    :meth:`start` and :meth:`stop` yourself (both from :class:`LoopbackServer`).  A server
+    object is single use: after :meth:`stop` its directory is gone.
     """
+
+    launch_attempts = _BIND_ATTEMPTS
 
     def __init__(
         self,
@@ -318,7 +311,7 @@ class PostgresServer:
         self.binaries = binaries
         self.superuser = superuser
         self.initdb_timeout = initdb_timeout
-        self.startup_timeout = startup_timeout
+        self.ready_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
         self._base_dir_arg = base_dir
         self._run_as = run_as
@@ -330,6 +323,9 @@ class PostgresServer:
         self._log: IO[bytes] | None = None
         self._server_version = 0
         self._db_counter = 0
+        self._stopped = False
+        self._log_start = 0
+        self._last_error: Exception | None = None
 
     # -- properties -------------------------------------------------------
 
@@ -391,34 +387,62 @@ class PostgresServer:
         _check_db_name(dbname)
         return f"postgresql://{self.superuser}@{_HOST}:{self.port}/{dbname}"
 
-    # -- lifecycle --------------------------------------------------------
+    # -- lifecycle (start(), stop() and the context manager come from LoopbackServer) -----
 
-    def start(self) -> Self:
-        """Run ``initdb`` and start the server; return once it accepts connections.
+    def _launch(self) -> None:
+        """First ``initdb`` into a fresh temp dir, then ``postgres`` on a free port.
 
-        Raises :class:`PostgresStartError` (with the tail of the server log) on
-        failure; whatever was started or created is cleaned up first.
+        Called again (``postgres`` only) when another process took the port meanwhile.
         """
-        if self._base_dir is not None:
+        if self._stopped:
             raise RuntimeError("a PostgresServer can only be started once")
-        self._account = _unprivileged_account(self._run_as)
-        parent = _pick_parent_dir(self._base_dir_arg, self._account)
-        self._base_dir = Path(tempfile.mkdtemp(prefix="leavex-pg-", dir=parent))
-        atexit.register(self.stop)
-        try:
+        if self._base_dir is None:
+            self._account = _unprivileged_account(self._run_as)
+            parent = _pick_parent_dir(self._base_dir_arg, self._account)
+            self._base_dir = Path(tempfile.mkdtemp(prefix="leavex-pg-", dir=parent))
+            atexit.register(self.stop)
             self._prepare_dirs()
             self._initdb()
-            self._start_server()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        port = free_ports()[0]
+        cmd = [str(self.binaries.postgres), "-D", str(self.data_dir)]
+        for key, value in self._settings(port).items():
+            cmd += ["-c", f"{key}={value}"]
+        if self._log is None:
+            self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log_start = self._log.tell()
+        self._proc = self._run_child(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+        self._port = port
 
-    def stop(self) -> None:
+    def _ready(self) -> bool:
+        """True once psycopg connects; raises if the postmaster exited meanwhile."""
+        assert self._proc is not None
+        code = self._proc.poll()
+        if code is not None:
+            self._proc = None
+            log = _read_from(self.log_path, self._log_start)
+            message = f"postgres exited with code {code} on start-up:\n{log[-4000:]}"
+            if "could not bind" in log or "could not create any TCP/IP" in log:
+                raise PortTaken(message)
+            raise PostgresStartError(message)
+        try:
+            with psycopg.connect(self.url, connect_timeout=2) as conn:
+                self._server_version = conn.info.server_version
+        except psycopg.OperationalError as exc:
+            self._last_error = exc
+            return False
+        return True
+
+    def _start_error(self, problem: str) -> Exception:
+        return PostgresStartError(
+            f"postgres {problem} (last error: {self._last_error}):\n{_tail(self.log_path)}"
+        )
+
+    def _teardown(self) -> None:
         """Fast shutdown (bounded), kill the process group on timeout, remove the dir.
 
         Idempotent; safe to call on a server that failed to start.
         """
+        self._stopped = self._stopped or self._base_dir is not None
         atexit.unregister(self.stop)
         proc, self._proc = self._proc, None
         if proc is not None:
@@ -428,17 +452,6 @@ class PostgresServer:
             self._log = None
         if self._base_dir is not None:
             shutil.rmtree(self._base_dir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- databases --------------------------------------------------------
 
@@ -559,51 +572,6 @@ class PostgresServer:
         settings.update(self._extra_settings)
         return settings
 
-    def _start_server(self) -> None:
-        message = ""
-        for _attempt in range(_BIND_ATTEMPTS):
-            try:
-                self._launch(_free_port())
-                return
-            except _PortTaken as exc:
-                # Another process grabbed the port between our probe and the bind.
-                message = str(exc)
-        raise PostgresStartError(f"no free port after {_BIND_ATTEMPTS} tries: {message}")
-
-    def _launch(self, port: int) -> None:
-        cmd = [str(self.binaries.postgres), "-D", str(self.data_dir)]
-        for key, value in self._settings(port).items():
-            cmd += ["-c", f"{key}={value}"]
-        if self._log is None:
-            self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        log_start = self._log.tell()
-        self._proc = self._run_child(cmd, stdout=self._log, stderr=subprocess.STDOUT)
-        self._port = port
-        deadline = time.monotonic() + self.startup_timeout
-        last_exc: Exception | None = None
-        while True:
-            code = self._proc.poll()
-            if code is not None:
-                self._proc = None
-                log = _read_from(self.log_path, log_start)
-                message = f"postgres exited with code {code} on start-up:\n{log[-4000:]}"
-                if "could not bind" in log or "could not create any TCP/IP" in log:
-                    raise _PortTaken(message)
-                raise PostgresStartError(message)
-            try:
-                with psycopg.connect(self.url, connect_timeout=2) as conn:
-                    self._server_version = conn.info.server_version
-                return
-            except psycopg.OperationalError as exc:
-                last_exc = exc
-            if time.monotonic() >= deadline:
-                raise PostgresStartError(
-                    "postgres did not accept connections within "
-                    f"{self.startup_timeout:g}s "
-                    f"(last error: {last_exc}):\n{_tail(self.log_path)}"
-                )
-            time.sleep(0.05)
-
     def _terminate(self, proc: subprocess.Popen[bytes]) -> None:
         if proc.poll() is not None:
             return
@@ -624,10 +592,6 @@ class PostgresServer:
                 return
             except subprocess.TimeoutExpired:
                 continue
-
-
-class _PortTaken(Exception):
-    pass
 
 
 def _check_db_name(name: str) -> None:

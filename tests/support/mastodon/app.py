@@ -6,7 +6,6 @@ import contextlib
 import socket
 import threading
 from datetime import timedelta
-from types import TracebackType
 from typing import Any
 
 from tests.support.mastodon.api import ApiRoutes
@@ -25,11 +24,12 @@ from tests.support.mastodon.model import (
     Response,
     iso_us,
 )
+from tests.support.server import LoopbackServer
 
 __all__ = ["MastodonTestServer"]
 
 
-class MastodonTestServer(ApiRoutes):
+class MastodonTestServer(ApiRoutes, LoopbackServer):
     """A threaded Mastodon API server on 127.0.0.1 (ephemeral port) for tests.
 
     Configuration attributes (change them at any time):
@@ -77,21 +77,23 @@ class MastodonTestServer(ApiRoutes):
         self._connections_opened = 0
         self.internal_errors: list[str] = []  # tracebacks of bugs in this server, if any
 
-    # -- lifecycle -------------------------------------------------------------------------
+    # -- lifecycle (start(), stop() and the context manager come from LoopbackServer) -----
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
 
     def _bind(self) -> HTTPServer:
         """Bind the listening socket (done by start(), or earlier when base_url is needed)."""
         if self._httpd is None:
-            httpd = HTTPServer(("127.0.0.1", self._port), Handler)
+            httpd = HTTPServer((self.host, self._port), Handler)
             httpd.app = self
             self._port = httpd.server_address[1]
             self._httpd = httpd
         return self._httpd
 
-    def start(self) -> MastodonTestServer:
-        """Start serving (a restarted server keeps its state and, if possible, its port)."""
-        if self._thread is not None:
-            return self
+    def _launch(self) -> None:
+        """Serve (a restarted server keeps its state and, if possible, its port)."""
         httpd = self._bind()
         self._stopping.clear()
         self._thread = threading.Thread(
@@ -101,9 +103,11 @@ class MastodonTestServer(ApiRoutes):
             daemon=True,
         )
         self._thread.start()
-        return self
 
-    def stop(self) -> None:
+    def _ready(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _teardown(self) -> None:
         """Stop serving, interrupt delayed requests and close kept-alive connections."""
         httpd, thread = self._httpd, self._thread
         if httpd is None:
@@ -122,17 +126,6 @@ class MastodonTestServer(ApiRoutes):
         self._httpd = None
         self._thread = None
 
-    def __enter__(self) -> MastodonTestServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     @property
     def port(self) -> int:
         """The TCP port (the socket is bound on first use, so it is known before start())."""
@@ -142,11 +135,11 @@ class MastodonTestServer(ApiRoutes):
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def domain(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def connections_opened(self) -> int:
