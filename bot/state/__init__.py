@@ -1,0 +1,34 @@
+"""The state store: where every post is recorded, on SQLite or PostgreSQL.
+
+``Store`` is one connection that does four jobs, each in its own module:
+
+``database.py``  the connection (SQLite or PostgreSQL), transactions, errors as ``StateError``
+``schema.py``    the tables and their migrations (``SCHEMA_VERSION``)
+``posts.py``     table ``posts``: where a post is recorded, claimed and settled
+                 (``records.py``: what a row is and what its statuses mean)
+``rotation.py``  tables ``rotation`` and ``rotation_sync``: which item is posted next
+``kv.py``        table ``kv``: small values such as a Bluesky session string (``StoreVault``)
+"""
+
+from __future__ import annotations
+
+from bot.state.kv import KeyValue, StoreVault
+from bot.state.posts import Posts
+from bot.state.records import TAKEN, UNSETTLED, PostRecord, Status
+from bot.state.rotation import Rotation
+from bot.state.schema import SCHEMA_VERSION
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "TAKEN",
+    "UNSETTLED",
+    "PostRecord",
+    "Status",
+    "Store",
+    "StoreVault",
+]
+
+
+class Store(Posts, Rotation, KeyValue):
+    """Records posts and answers the questions selection asks. One connection per instance,
+    opened with the schema brought up to date."""
