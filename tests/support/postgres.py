@@ -330,11 +330,6 @@ class PostgresServer(LoopbackServer):
     # -- properties -------------------------------------------------------
 
     @property
-    def host(self) -> str:
-        """Always ``127.0.0.1``: the server listens on loopback only."""
-        return _HOST
-
-    @property
     def port(self) -> int:
         """The TCP port the server listens on (only valid once started)."""
         if self._port is None:

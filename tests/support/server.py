@@ -21,7 +21,7 @@ import socket
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Final, Self
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -83,7 +83,8 @@ def require_loopback(url: str) -> str:
 class LoopbackServer:
     """Base of the test servers: ``start()``, ``stop()`` and the context manager."""
 
-    host = LOOPBACK
+    host: Final = LOOPBACK
+    """Always 127.0.0.1: the servers listen on loopback only."""
     ready_timeout: float = 10.0
     """Seconds ``start()`` waits for ``_ready()``."""
     ready_interval: float = 0.05

@@ -40,10 +40,9 @@ application), :mod:`~tests.support.mastodon.httpd` (HTTP plumbing) and
 
 from __future__ import annotations
 
+from tests.support.faults import FAULT_KINDS, FaultKind
 from tests.support.mastodon.app import MastodonTestServer
 from tests.support.mastodon.model import (
-    FAULT_KINDS,
-    FaultKind,
     InjectedFault,
     RateFamily,
     RateLimit,

@@ -8,14 +8,13 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+from tests.support.faults import ANSWER_STATUS, FaultKind, fault_kind
 from tests.support.mastodon.api import ApiRoutes
 from tests.support.mastodon.httpd import Handler, HTTPServer
 from tests.support.mastodon.model import (
     BAD_GATEWAY_HTML,
-    FAULT_KINDS,
     UNAVAILABLE_HTML,
     Account,
-    FaultKind,
     InjectedFault,
     RateFamily,
     RateLimit,
@@ -227,7 +226,8 @@ class MastodonTestServer(ApiRoutes, LoopbackServer):
         """Queue a fault for the next ``times`` requests matching ``method`` and ``path``.
 
         ``path`` may be a glob (``/api/v1/statuses/*``); ``method=None`` matches any method.
-        Faults are consumed in the order they were injected.  Kinds:
+        Faults are consumed in the order they were injected.  Kinds (the list is shared with
+        the proxy, see :mod:`tests.support.faults`):
 
         * ``rate_limit``: 429 ``{"error":"Too many requests"}`` with X-RateLimit-* headers
           (remaining 0, reset ``reset_in`` seconds ahead), no Retry-After; nothing happens;
@@ -241,8 +241,7 @@ class MastodonTestServer(ApiRoutes, LoopbackServer):
         ``delay`` also applies to the other kinds: they wait that long before acting (for
         ``lost_response*``: after processing, before dropping).  Waits end early on stop().
         """
-        if fault not in FAULT_KINDS:
-            raise ValueError(f"unknown fault {fault!r}; expected one of {FAULT_KINDS}")
+        fault = fault_kind(fault)
         if times < 1:
             raise ValueError("times must be at least 1")
         injected = InjectedFault(fault, method, path, times, delay, reset_in)
@@ -306,7 +305,9 @@ class MastodonTestServer(ApiRoutes, LoopbackServer):
         return None
 
     def _fault_response(self, fault: InjectedFault, request: Request) -> Response:
-        if fault.kind == "rate_limit":
+        """The answer of a fault that has one (see ANSWER_STATUS), as Mastodon's nginx gives it."""
+        status = ANSWER_STATUS[fault.kind]
+        if status == 429:
             with self._lock:
                 now = self.now()
                 account = self._account_for(request)
@@ -315,8 +316,8 @@ class MastodonTestServer(ApiRoutes, LoopbackServer):
                 reset = now + timedelta(seconds=fault.reset_in)
                 headers[-1] = ("X-RateLimit-Reset", iso_us(reset))
             return self._json(429, {"error": "Too many requests"}, headers)
-        if fault.kind == "error_500":
+        if status == 500:
             return self._json(500, {"error": "Internal Server Error"})
-        if fault.kind == "error_503":
+        if status == 503:
             return Response(503, UNAVAILABLE_HTML, [("Content-Type", "text/html")])
         return Response(502, BAD_GATEWAY_HTML, [("Content-Type", "text/html")])

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support.faults import NO_ANSWER, REACHES_SERVER
 from tests.support.mastodon.model import (
     RecordedRequest,
     Request,
@@ -186,11 +187,11 @@ class Handler(BaseHTTPRequestHandler):
         if fault is None:
             return app._dispatch(request)
         record.fault = fault.kind
-        if fault.kind in ("lost_response", "lost_response_502"):
+        if fault.kind in REACHES_SERVER and fault.kind != "delay":
             app._dispatch(request)  # processed for real; only the answer gets lost
         if fault.delay > 0 and app._stopping.wait(fault.delay):
             return None
-        if fault.kind in ("drop", "lost_response"):
+        if fault.kind in NO_ANSWER:
             return None
         if fault.kind == "delay":
             return app._dispatch(request)

@@ -1,4 +1,7 @@
-"""The Mastodon test server's data: public types, internal records, messages and helpers."""
+"""The Mastodon test server's data: public types, internal records, messages and helpers.
+
+The fault kinds are shared with the proxy: see :mod:`tests.support.faults`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ import fnmatch
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal
+
+from tests.support.faults import FaultKind
 
 # --------------------------------------------------------------------------------------------
 # Languages and localized error messages
@@ -62,17 +67,6 @@ VISIBILITIES = ("public", "unlisted", "private", "direct")
 # Public data types
 # --------------------------------------------------------------------------------------------
 
-FaultKind = Literal[
-    "rate_limit",
-    "error_500",
-    "error_502",
-    "error_503",
-    "drop",
-    "lost_response",
-    "lost_response_502",
-    "delay",
-]
-FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 RateFamily = Literal["general", "statuses", "deletes", "unauthenticated"]
 
 
