@@ -29,6 +29,7 @@ from mastodon import (
 )
 from mastodon.errors import MastodonDeprecationWarning
 
+from tests.support.fault_proxy import FaultProxy
 from tests.support.mastodon_server import (
     FAULT_KINDS,
     MastodonTestServer,
@@ -879,6 +880,17 @@ def test_unknown_fault_is_rejected(server: MastodonTestServer) -> None:
     assert "lost_response" in FAULT_KINDS
     with pytest.raises(ValueError, match="unknown fault"):
         server.inject("explode")  # type: ignore[arg-type]
+
+
+def test_fault_proxy_takes_the_same_fault_kinds(server: MastodonTestServer) -> None:
+    """The Mastodon test server and FaultProxy share one list of fault kinds."""
+    proxy = FaultProxy(server.base_url)
+    for kind in FAULT_KINDS:
+        server.inject(kind)
+        proxy.inject(kind)
+    assert [f.kind for f in server.pending_faults] == [f.kind for f in proxy.faults]
+    with pytest.raises(ValueError, match="unknown fault"):
+        proxy.inject("explode")
 
 
 def test_stop_interrupts_delayed_request(server: MastodonTestServer) -> None:
