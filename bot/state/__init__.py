@@ -5,7 +5,8 @@
 ``database.py``  the connection (SQLite or PostgreSQL), transactions, errors as ``StateError``
 ``schema.py``    the tables and their migrations (``SCHEMA_VERSION``)
 ``posts.py``     table ``posts``: where a post is recorded, claimed and settled
-                 (``records.py``: what a row is and what its statuses mean)
+                 (``records.py``: what a row is and what its statuses mean;
+                 ``queries.py``: reading posts back)
 ``rotation.py``  tables ``rotation`` and ``rotation_sync``: which item is posted next
 ``kv.py``        table ``kv``: small values such as a Bluesky session string (``StoreVault``)
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 from bot.state.kv import KeyValue, StoreVault
 from bot.state.posts import Posts
 from bot.state.records import TAKEN, UNSETTLED, PostRecord, Status
-from bot.state.rotation import Rotation
 from bot.state.schema import SCHEMA_VERSION
 
 __all__ = [
@@ -29,6 +29,6 @@ __all__ = [
 ]
 
 
-class Store(Posts, Rotation, KeyValue):
+class Store(Posts, KeyValue):
     """Records posts and answers the questions selection asks. One connection per instance,
     opened with the schema brought up to date."""
