@@ -8,10 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -27,30 +25,13 @@ from bot.post import PlatformLimits
 from bot.poster import Poster, RetryPolicy
 from bot.publishing.mastodon import MastodonPublisher
 from bot.state import Store
-from tests.helpers import ROOT, SITE, account, renderer, write_item
+from tests.helpers import ROOT, SITE, RecordingPublisher, account, png, renderer, write_item
 from tests.support.mastodon_server import MastodonTestServer
 from tests.support.pds import PDS
 
 TOKEN = "outcomes-token-5678"
 START = dt.datetime(2026, 6, 1, 10, tzinfo=dt.UTC)
 SLOT = "2026-06-01T10:00:00+00:00"
-
-
-def _png(width: int = 8, height: int = 8) -> bytes:
-    """A small valid PNG (red), built by hand so the test needs no imaging library."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 PICTURE_ITEM = """
@@ -71,7 +52,7 @@ def _bluesky_env(monkeypatch: pytest.MonkeyPatch, pds: PDS, user: Any, tmp_path:
     data = tmp_path / "data"
     write_item(data, PICTURE_ITEM)
     (data / "img").mkdir()
-    (data / "img" / "card.png").write_bytes(_png())
+    (data / "img" / "card.png").write_bytes(png())
     db = tmp_path / "state.sqlite3"
     for name, value in {
         "BLUESKY_SERVICE_URL": pds.url,
@@ -106,7 +87,7 @@ def _assert_thumbnail(client: Client, did: str, value: Any) -> None:
     assert external.thumb.mime_type == "image/png"
     cid = str(getattr(external.thumb.ref, "link", external.thumb.ref))
     blob = client.com.atproto.sync.get_blob({"did": did, "cid": cid})
-    assert blob == _png()
+    assert blob == png()
 
 
 @pytest.mark.slow
@@ -402,22 +383,6 @@ def test_one_slot_posts_an_item_once_per_language_used(
 # -- claims --------------------------------------------------------------------------------------
 
 
-class Recording:
-    limits = PlatformLimits(500, url_length=23)
-
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    def publish(self, post: Any) -> Any:
-        from bot.post import Published
-
-        self.sent.append(post)
-        return Published(remote_id=str(len(self.sent)), url=None)
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.mark.slow
 def test_live_lease_of_another_worker_is_respected(database_url: str, tmp_path: Path) -> None:
     """A post another live worker holds (its lease not over) is neither resumed nor
@@ -444,7 +409,7 @@ def test_live_lease_of_another_worker_is_respected(database_url: str, tmp_path: 
             first_attempt=True,
         )
         assert created
-        publisher = Recording()
+        publisher = RecordingPublisher()
         assert [o.status for o in poster.run_slot(acct, publisher, START)] == ["claimed"]
         assert poster.reconcile_pending(acct, publisher, grace=dt.timedelta(days=1)) == []
         assert publisher.sent == []

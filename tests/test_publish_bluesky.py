@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import struct
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from bot.publishing.base import new_tid
 from bot.publishing.bluesky import BlueskyPublisher
 from bot.rendering import text as rt
 from bot.state import Store, StoreVault
-from tests.helpers import SITE, account, bundled_dataset, renderer
+from tests.helpers import SITE, account, bundled_dataset, png, renderer
 from tests.support.pds import PDS
 
 START = dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC)
@@ -197,30 +195,13 @@ def test_bad_password_is_a_permanent_error(pds: PDS, sqlite_url: str) -> None:
     assert "wrong-password-42" not in str(info.value)
 
 
-def _png(size: int) -> bytes:
-    """A valid PNG padded with an ancillary chunk to about ``size`` bytes."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
-    pixels = chunk(b"IDAT", zlib.compress(b"\x00\x00"))
-    padding = chunk(b"tEXt", b"c\x00" + b"x" * max(0, size - 80))
-    return b"\x89PNG\r\n\x1a\n" + header + padding + pixels + chunk(b"IEND", b"")
-
-
 def test_link_card_thumbnail_only_under_one_megabyte(
     pds: PDS, sqlite_url: str, tmp_path: Path
 ) -> None:
     """A small picture becomes the card's thumbnail; one over 1,000,000 bytes is left out and
     the post still goes out with its card."""
-    (tmp_path / "small.png").write_bytes(_png(2_000))
-    (tmp_path / "big.png").write_bytes(_png(1_100_000))
+    (tmp_path / "small.png").write_bytes(png(2_000))
+    (tmp_path / "big.png").write_bytes(png(1_100_000))
     user = pds.create_account()
     publisher = _publisher(pds, user, sqlite_url, image_root=tmp_path)
     keys = {}

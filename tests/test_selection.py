@@ -10,34 +10,13 @@ import pytest
 
 from bot.dataset import Dataset, Item
 from bot.errors import PermanentPublishError, TransientPublishError
-from bot.post import DEFAULT_LIMITS, OutgoingPost, Published
 from bot.poster import Poster, RetryPolicy
 from bot.publishing.console import ConsolePublisher
 from bot.state import Store
-from tests.helpers import account, bundled_dataset, renderer, retry_waits
+from tests.helpers import RecordingPublisher, account, bundled_dataset, renderer, retry_waits
 
 START = dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 1, 1)
-
-
-class RecordingPublisher:
-    """A publisher test double that records what it was asked to publish."""
-
-    def __init__(self, platform: str = "mastodon", failures: list[Exception] | None = None) -> None:
-        self.limits = DEFAULT_LIMITS[platform]
-        self.sent: list[OutgoingPost] = []
-        self.failures = failures or []
-
-    def publish(self, post: OutgoingPost) -> Published:
-        self.sent.append(post)
-        if self.failures:
-            raise self.failures.pop(0)
-        return Published(
-            remote_id=str(len(self.sent)), url=f"https://social.example/{len(self.sent)}"
-        )
-
-    def close(self) -> None:
-        pass
 
 
 def _poster(store: Store, dataset: Dataset | None = None, **kw: object) -> Poster:

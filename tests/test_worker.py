@@ -134,8 +134,7 @@ def test_shutdown_during_retry_leaves_post_reconcilable(sqlite_url: str) -> None
 
     from bot.errors import TransientPublishError
     from bot.poster import Poster, RetryPolicy
-    from tests.helpers import bundled_dataset, renderer
-    from tests.test_selection import RecordingPublisher
+    from tests.helpers import RecordingPublisher, bundled_dataset, renderer
 
     stopping = threading.Event()
     publisher = RecordingPublisher(failures=[TransientPublishError("busy", retry_after=30)])
