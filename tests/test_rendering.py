@@ -201,6 +201,50 @@ def test_shortening_keeps_name_link_and_hashtags() -> None:
     assert words[len(kept) - 1].startswith(kept[-1])
 
 
+_TAGGED_ENDINGS = {
+    "de": "Mehr unter #LeaveX und #HelloQuitX, jeden Tag.",
+    "en": "More at #LeaveX and #HelloQuitX, every day.",
+    "fr": "Plus sur #LeaveX et #HelloQuitX, chaque jour.",
+}
+_FILLER = {
+    "de": "Organisationen verlassen X und ziehen mit ihren Lesern zu Mastodon und Bluesky um.",
+    "en": "Organisations are leaving X and moving with their readers to Mastodon and Bluesky.",
+    "fr": "Des organisations quittent X et partent avec leurs lecteurs vers Mastodon et Bluesky.",
+}
+
+
+@pytest.mark.parametrize(
+    ("repeats", "cut_on"),
+    [(3, {"bluesky"}), (7, {"bluesky", "mastodon"})],
+    ids=["cut-on-bluesky", "cut-on-both"],
+)
+def test_every_hashtag_survives_shortening(repeats: int, cut_on: set[str]) -> None:
+    """Every hashtag of an item is in every post exactly once, in every language and on every
+    platform: a tag the description shows is not repeated, and when shortening cut the
+    description before its #tag, the item's tag comes back (the renderer decides which tags
+    the description already shows from the description as shortened, not as written)."""
+    item = Item.model_validate(
+        {
+            "id": "tagged",
+            "kind": "initiative",
+            "name": "Tagged",
+            "urls": ["https://example.org/tagged"],
+            "hashtags": ["LeaveX", "ByeByeElon", "helloquitx"],
+            "description": {
+                lang: " ".join([_FILLER[lang]] * repeats + [_TAGGED_ENDINGS[lang]])
+                for lang in LANGUAGES
+            },
+        }
+    )
+    for language in LANGUAGES:
+        for platform in PLATFORMS:
+            post = renderer().render(item, language, platform)
+            assert post.truncated == (platform in cut_on), (language, platform)
+            tags = [f.value.casefold() for f in post.facets if f.kind == "tag"]
+            for tag in item.hashtags:
+                assert tags.count(tag.casefold()) == 1, (language, platform, tag, post.text)
+
+
 def test_instance_limit_changes_rendering() -> None:
     """A Mastodon instance with a higher limit gets the full description."""
     item = bundled_dataset().by_id["helloquitx"]
