@@ -151,12 +151,16 @@ def test_bluesky_short_url() -> None:
 
 
 def test_hashtag_detection_follows_bluesky_rules() -> None:
-    """Hashtags end before punctuation, need a non-digit, and URLs' fragments are not tags."""
+    """Hashtags end before punctuation, need a non-digit (an ASCII one: "#१२३" is a tag), end
+    at JavaScript's whitespace, and URLs' fragments are not tags."""
     segs = rt.segment("Go #LeaveX, #2025 and #juntas! https://a.example/#frag")
     tags = [s.target for s in segs if s.kind == "tag"]
     links = [s.target for s in segs if s.kind == "link"]
     assert tags == ["LeaveX", "juntas"]
     assert links == ["https://a.example/#frag"]
+    # Bluesky's rule is a JavaScript regex: ASCII digits only, JavaScript's whitespace.
+    js = rt.segment("#१२३ a\ufeff#b #c\ufeffd e\x85#f")
+    assert [s.target for s in js if s.kind == "tag"] == ["१२३", "b", "c"]
 
 
 def test_trailing_punctuation_is_not_part_of_a_url() -> None:

@@ -21,11 +21,15 @@ GRAPHEME = regex.compile(r"\X")
 # An http(s) URL up to whitespace; trailing punctuation is not part of it (see _trim_url).
 URL = regex.compile(r"https?://[^\s<>\"]+", regex.IGNORECASE)
 # Bluesky's hashtag rule (app.bsky.richtext detection): after start or whitespace, '#' or '＃',
-# not only digits, no trailing punctuation, at most 64 graphemes.
+# not only digits, no trailing punctuation, at most 64 graphemes. It is a JavaScript regex, so
+# "whitespace" is JavaScript's \s (U+FEFF but not U+0085) and "digits" are ASCII only
+# ("#१२३" is a tag).
+_JS_SPACE = "\t\n\x0b\x0c\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 _INVISIBLE = "\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
+_IN_TAG = f"[^{_JS_SPACE}{_INVISIBLE}]"
 TAG = regex.compile(
-    r"(?:^|(?<=\s))[#＃]"
-    rf"((?!\ufe0f)[^\s{_INVISIBLE}]*[^\d\s\p{{P}}{_INVISIBLE}]+[^\s{_INVISIBLE}]*)"
+    rf"(?:^|(?<=[{_JS_SPACE}]))[#＃]"
+    rf"((?!\ufe0f){_IN_TAG}*[^0-9{_JS_SPACE}\p{{P}}{_INVISIBLE}]+{_IN_TAG}*)"
 )
 TRAILING_PUNCTUATION = regex.compile(r"\p{P}+$")
 MENTION = regex.compile(r"(?<![\w@])(@[\w.-]+)@[\w.-]+\.[a-z]{2,}", regex.IGNORECASE)

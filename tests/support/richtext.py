@@ -52,6 +52,7 @@ TIMEOUT_S = 30.0
 __all__ = [
     "Detected",
     "DetectedFacet",
+    "Disagreement",
     "RichText",
     "RichTextError",
     "facet_problems",
@@ -271,45 +272,94 @@ def is_display_of(shown: str, uri: str) -> bool:
     )
 
 
-def facet_problems(text: str, facets: Sequence[Facet], seen: Detected) -> list[str]:
+#: Known disagreements between the bot's facets and RichText's detection, each pinned by a
+#: strict xfail case in tests/test_rendering.py (test_text_as_the_servers_see_it); the issue
+#: "Text exactly as the servers see it" is to remove them.
+SCHEMELESS_LINK = (
+    "scheme-less link: RichText links a bare domain (example.com, www.example.com) that the"
+    " bot leaves as plain text"
+)
+CASHTAG = "cashtag: RichText makes $TSLA a tag; the bot makes no cashtag facets"
+LINK_END = (
+    "link end: RichText's link runs on over characters right after a URL that the bot, like"
+    " twitter-text, leaves out (')' when the URL has a '(', ' … < > \")"
+)
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """One way the bot's facets differ from RichText's; ``known`` names a known kind."""
+
+    message: str
+    known: str | None = None
+
+    def __str__(self) -> str:
+        return self.message if self.known is None else f"{self.message} [{self.known}]"
+
+
+def facet_problems(text: str, facets: Sequence[Facet], seen: Detected) -> list[Disagreement]:
     """How the bot's facets of a Bluesky post disagree with what RichText detects in its text.
 
     Tags must agree exactly both ways (same byte range, same tag). A link facet's text must be
     a display of its URI (:func:`is_display_of`), and RichText must either detect a link at
     exactly that range or nothing overlapping it (RichText misses some hosts the bot links:
-    ``11.be``, hosts with a '-', non-public TLDs; it never sees a different link there). A
-    link RichText detects where the bot put no facet would be plain text in the apps."""
+    ``11.be``, hosts with a '-', non-public TLDs). A link or tag RichText detects where the bot
+    put no facet would be plain text in the apps. Known kinds are marked (``known``)."""
     if seen.text != text:
-        return [f"RichText was asked about another text: {seen.text!r}"]
+        return [Disagreement(f"RichText was asked about another text: {seen.text!r}")]
     raw = text.encode("utf-8")
-    problems: list[str] = []
+    problems: list[Disagreement] = []
 
     def shown(start: int, end: int) -> str:
         return raw[start:end].decode("utf-8", errors="replace")
 
     theirs = {(f.start, f.end): f for f in seen.facets if f.kind in ("link", "tag")}
-    ours = {(f.start, f.end): f for f in facets}
-    for (start, end), facet in ours.items():
+    for facet in facets:
+        start, end = facet.start, facet.end
         detected = theirs.get((start, end))
         overlapping = [f for f in seen.facets if f.start < end and start < f.end]
         if facet.kind == "tag":
             if detected is None or detected.kind != "tag" or detected.value != facet.value:
                 problems.append(
-                    f"tag facet {shown(start, end)!r} ({facet.value!r}) at {start}:{end}:"
-                    f" RichText detects {overlapping or 'nothing'} there"
+                    Disagreement(
+                        f"tag facet {shown(start, end)!r} ({facet.value!r}) at {start}:{end}:"
+                        f" RichText detects {overlapping or 'nothing'} there"
+                    )
                 )
             continue
         if not is_display_of(shown(start, end), facet.value):
-            problems.append(f"link text {shown(start, end)!r} does not show {facet.value!r}")
-        if overlapping and (detected is None or detected.kind != "link"):
             problems.append(
-                f"link facet {shown(start, end)!r} at {start}:{end}: RichText detects"
-                f" {overlapping} instead"
+                Disagreement(f"link text {shown(start, end)!r} does not show {facet.value!r}")
+            )
+        if overlapping and (detected is None or detected.kind != "link"):
+            runs_on = [
+                f
+                for f in overlapping
+                if f.kind == "link"
+                and f.start == start
+                and f.end > end
+                and not regex.search(r"\s", shown(end, f.end))
+            ]
+            problems.append(
+                Disagreement(
+                    f"link facet {shown(start, end)!r} at {start}:{end}: RichText detects"
+                    f" {overlapping} instead",
+                    LINK_END if runs_on == overlapping else None,
+                )
             )
     for (start, end), found in theirs.items():
-        if (start, end) not in ours and not any(f.start < end and start < f.end for f in facets):
-            problems.append(
+        if any(f.start < end and start < f.end for f in facets):
+            continue
+        known = None
+        if found.kind == "link" and "://" not in shown(start, end):
+            known = SCHEMELESS_LINK
+        elif found.kind == "tag" and found.value.startswith("$"):
+            known = CASHTAG
+        problems.append(
+            Disagreement(
                 f"RichText detects {found.kind} {shown(start, end)!r} ({found.value!r}) at"
-                f" {start}:{end}; the bot made no facet there"
+                f" {start}:{end}; the bot made no facet there",
+                known,
             )
+        )
     return problems
