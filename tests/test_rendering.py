@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import string
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -12,12 +13,21 @@ from hypothesis import strategies as st
 
 from bot.dataset import Item
 from bot.errors import RenderError, TemplateError
-from bot.post import BLUESKY_LIMITS, MASTODON_DEFAULT_LIMITS, PLATFORMS, PlatformLimits
+from bot.post import (
+    BLUESKY_LIMITS,
+    MASTODON_DEFAULT_LIMITS,
+    PLATFORMS,
+    Platform,
+    PlatformLimits,
+)
 from bot.rendering import text as rt
 from bot.rendering.length import fits
 from bot.rendering.render import Renderer, TemplateSet
 from bot.rendering.typography import NNBSP, french
 from tests.helpers import bundled_dataset, renderer
+from tests.support import richtext as oracle
+from tests.support.mastodon_server import count_status_length
+from tests.support.richtext import RichText, richtext_process
 
 LANGUAGES = ("de", "en", "fr")
 
@@ -59,6 +69,146 @@ def test_every_item_renders_within_limits(item_id: str, language: str, platform:
             assert shown == rt.short_url(facet.value)
         else:
             assert shown == facet.value
+
+
+@pytest.fixture(scope="module")
+def richtext() -> Iterator[RichText]:
+    """atproto's own RichText in one Node process for the module (tests/support/richtext.py)."""
+    yield from richtext_process()
+
+
+@pytest.mark.parametrize(
+    ("item_id", "language"),
+    sorted({(item_id, lang) for item_id, lang, _ in _combinations()}),
+)
+def test_every_item_counts_as_mastodon_counts(item_id: str, language: str) -> None:
+    """Every item × language on Mastodon: the post's length is what Mastodon's own
+    StatusLengthValidator counts (the test server's ``count_status_length``: twitter-text's
+    URL extraction, graphemes, ``@user@domain`` as ``@user``), never the renderer's own
+    counter, and that is within 500."""
+    post = renderer().render(bundled_dataset().by_id[item_id], language, "mastodon")
+    assert post.length == count_status_length(post.text) <= 500, post.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("item_id", "language"),
+    sorted({(item_id, lang) for item_id, lang, _ in _combinations()}),
+)
+def test_every_item_agrees_with_richtext(richtext: RichText, item_id: str, language: str) -> None:
+    """Every item × language on Bluesky, against atproto's own RichText (never the renderer's
+    counter): RichText's graphemeLength is the post's length and within 300, its UTF-8 length
+    within 3000. Every tag facet covers exactly the characters RichText detects as that tag,
+    and RichText detects no tag or link the bot did not make a facet of. Every link facet's
+    text shows its URI (host and path, long paths cut with "…"), and RichText detects exactly
+    that range as a link or nothing there at all: the strongest statement true today, because
+    RichText does not link every host the bot links (``11.be`` starts with a digit,
+    ``petitions.assemblee-nationale.fr`` has a '-', ``.example`` is no public TLD), but where
+    it detects a link it is the bot's range."""
+    post = renderer().render(bundled_dataset().by_id[item_id], language, "bluesky")
+    [seen] = richtext.detect([post.text])
+    problems = oracle.post_disagreements(post, BLUESKY_LIMITS, seen)
+    assert [str(problem) for problem in problems] == [], post.text
+
+
+def _known(reason: str) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=True, raises=oracle.KnownDisagreement, reason=reason)
+
+
+_SLOW = pytest.mark.slow
+_MASTODON_URLS = "Mastodon counts a URL as 23 only as twitter-text extracts it; the bot counts"
+
+
+@pytest.mark.parametrize(
+    ("description", "platform"),
+    [
+        pytest.param(text, platform, marks=[_SLOW] if platform == "bluesky" else [], id=name)
+        for name, text in {
+            "french": "Elles quittent X : « Bye Bye Elon » ! Pourquoi ? Voilà ; c'est fini.",
+            "quotes": "See “https://example.org/x”, „https://example.org/y“ and «https://a.org/»",
+            "scripts": "क्षत्रिय ন্দ্র ஸ்ரீ ก้ำ \u1100\u1161\u11a8 مرحبا שלום e\u0301 ﾃｽﾄ 𝔘𝔫𝔦",
+            "emoji": "👩‍👩‍👧‍👦 👍🏽 🇪🇺 🏳️‍🌈 🏴󠁧󠁢󠁳󠁣󠁴󠁿 ✍️ \u202eevil\u202c",
+            "idn-hosts": "https://bücher.de/ https://пример.рф/ https://例え.jp/ https://xn--mnchen-3ya.de/",
+            "paths": "https://example.org/ünï https://example.org/путь?a=1&b=2 https://a.org:8080/x.",
+            "long-link": "Read https://www.example.org/a/very/long/path/that/shortens?x=1 now",
+            "parens": "(https://example.org/x) and (see https://en.wikipedia.org/wiki/X)",
+            "hashtags": "#LeaveX, #2025, #ça_va #日本語 #१२३ #tag_ ＃全角 C# #a\u0301b #x\u200dy",
+            "mentions": "@alice@mastodon.social and @bob.bsky.social and @carol",
+        }.items()
+        for platform in PLATFORMS
+    ]
+    + [
+        pytest.param(
+            "Test http://a.example/x and https://localhost/x",
+            "mastodon",
+            marks=_known(f"{_MASTODON_URLS} 23 for a URL with a non-public TLD"),
+            id="non-public-tld",
+        ),
+        pytest.param(
+            "See https://example.org/日本語/パス today",
+            "mastodon",
+            marks=_known(f"{_MASTODON_URLS} 23 for a URL whose path has CJK characters"),
+            id="cjk-path",
+        ),
+        pytest.param(
+            "See https://example.org/x* and https://example.org/y\u200b today",
+            "mastodon",
+            marks=_known(f"{_MASTODON_URLS} * ~ $ & @ | ( [ % or U+200B at a URL's end in it"),
+            id="url-end-mastodon",
+        ),
+        pytest.param(
+            "Visit example.com and www.example.org/x today",
+            "bluesky",
+            marks=[_SLOW, _known(oracle.SCHEMELESS_LINK)],
+            id="scheme-less-link",
+        ),
+        pytest.param(
+            "Not financial advice: $TSLA",
+            "bluesky",
+            marks=[_SLOW, _known(oracle.CASHTAG)],
+            id="cashtag",
+        ),
+        pytest.param(
+            "(https://en.wikipedia.org/wiki/A_(b))",
+            "bluesky",
+            marks=[_SLOW, _known(oracle.LINK_END)],
+            id="url-end-bluesky-paren",
+        ),
+        pytest.param(
+            "See https://example.org/x… or 'https://example.org/y' or https://example.org/a<b>",
+            "bluesky",
+            marks=[_SLOW, _known(oracle.LINK_END)],
+            id="url-end-bluesky",
+        ),
+    ],
+)
+def test_text_as_the_servers_see_it(
+    request: pytest.FixtureRequest, description: str, platform: Platform
+) -> None:
+    """A description in many scripts, emoji, links and tags renders to a post the servers see
+    as the bot does: Mastodon's count (``count_status_length``) or RichText's graphemeLength
+    is the post's length, and on Bluesky every facet agrees with RichText's detection (see
+    test_every_item_agrees_with_richtext). The strict xfail cases are the disagreements known
+    today (issue "Text exactly as the servers see it"): each fails with KnownDisagreement, and
+    only with it (any other disagreement fails the test), until it is fixed."""
+    item = Item.model_validate(
+        {
+            "id": "texts",
+            "kind": "initiative",
+            "name": "Texts",
+            "urls": ["https://example.org/texts"],
+            "description": {"en": description},
+        }
+    )
+    post = renderer().render(item, "en", platform)
+    seen = None
+    if platform == "bluesky":
+        [seen] = request.getfixturevalue("richtext").detect([post.text])
+    limits = MASTODON_DEFAULT_LIMITS if platform == "mastodon" else BLUESKY_LIMITS
+    problems = oracle.post_disagreements(post, limits, seen)
+    assert [str(problem) for problem in problems if problem.known is None] == [], post.text
+    if problems:
+        raise oracle.KnownDisagreement("; ".join(str(problem) for problem in problems))
 
 
 def test_country_names_are_localized() -> None:

@@ -40,8 +40,10 @@ from typing import IO, Any, NoReturn, Self
 
 import regex
 
-from bot.post import Facet
+from bot.post import Facet, PlatformLimits, RenderedPost
+from bot.rendering import text as rt
 from tests.support import pds
+from tests.support.mastodon_server import count_status_length
 
 SCRIPT = Path(__file__).resolve().with_name("richtext.mjs")
 START_TIMEOUT_S = 30.0
@@ -53,10 +55,12 @@ __all__ = [
     "Detected",
     "DetectedFacet",
     "Disagreement",
+    "KnownDisagreement",
     "RichText",
     "RichTextError",
     "facet_problems",
     "is_display_of",
+    "post_disagreements",
     "richtext_process",
 ]
 
@@ -279,11 +283,22 @@ SCHEMELESS_LINK = (
     "scheme-less link: RichText links a bare domain (example.com, www.example.com) that the"
     " bot leaves as plain text"
 )
+MASTODON_LINK = (
+    "Mastodon link: Mastodon counts a URL as url_length only as far as twitter-text sees it"
+    " (a public TLD, path characters it knows, not ending in * ~ $ & @ | ( [ % or a zero-width"
+    " space); the bot counts every http(s) URL whole"
+)
 CASHTAG = "cashtag: RichText makes $TSLA a tag; the bot makes no cashtag facets"
 LINK_END = (
     "link end: RichText's link runs on over characters right after a URL that the bot, like"
     " twitter-text, leaves out (')' when the URL has a '(', ' … < > \")"
 )
+
+
+class KnownDisagreement(Exception):
+    """Raised by a test whose only disagreements with the servers are known ones, so that its
+    strict ``xfail(raises=KnownDisagreement)`` fails as soon as they are fixed, and any other
+    failure is not taken for them."""
 
 
 @dataclass(frozen=True)
@@ -362,4 +377,52 @@ def facet_problems(text: str, facets: Sequence[Facet], seen: Detected) -> list[D
                 known,
             )
         )
+    return problems
+
+
+# -- a rendered post against the servers' rules ---------------------------------------------
+
+
+def _links_explained(text: str, url_length: int) -> int:
+    """How much more Mastodon counts ``text`` than the bot because of links twitter-text does
+    not see whole: each bot link counted alone by Mastodon, minus ``url_length``."""
+    return sum(
+        count_status_length(s.target, url_length=url_length) - url_length
+        for s in rt.segment(text)  # only to name the links: the counting is Mastodon's
+        if s.kind == "link"
+    )
+
+
+def post_disagreements(
+    post: RenderedPost, limits: PlatformLimits, seen: Detected | None
+) -> list[Disagreement]:
+    """How a rendered post disagrees with the servers' own rules, for the limits it was
+    rendered with: its counted length is Mastodon's ``count_status_length`` (when URLs count
+    as ``url_length``) or RichText's ``graphemeLength``; that length and RichText's UTF-8
+    length are within the limits; on Bluesky, its facets agree with RichText's detection
+    (:func:`facet_problems`). ``seen`` is RichText's view of ``post.text`` (it may be ``None``
+    for a post whose URLs count as ``url_length`` on Mastodon)."""
+    problems: list[Disagreement] = []
+    if limits.url_length is not None:
+        counted = count_status_length(post.text, url_length=limits.url_length)
+        explained = post.length + _links_explained(post.text, limits.url_length)
+        known = MASTODON_LINK if counted == explained else None
+        name = "Mastodon"
+    else:
+        if seen is None:
+            raise ValueError("RichText's view is needed for a post counted in graphemes")
+        counted, known, name = seen.graphemes, None, "RichText"
+    if counted != post.length:
+        problems.append(Disagreement(f"{name} counts {counted}, the bot {post.length}", known))
+    if counted > limits.max_graphemes:
+        problems.append(Disagreement(f"{counted} > {limits.max_graphemes} for {name}", known))
+    if seen is not None:
+        if seen.text != post.text:
+            problems.append(Disagreement(f"RichText was asked about another text: {seen.text!r}"))
+        if limits.max_bytes is not None and seen.bytes > limits.max_bytes:
+            problems.append(Disagreement(f"{seen.bytes} UTF-8 bytes > {limits.max_bytes}"))
+    if post.platform == "bluesky":
+        if seen is None:
+            raise ValueError("RichText's view is needed for a Bluesky post's facets")
+        problems.extend(facet_problems(post.text, post.facets, seen))
     return problems
