@@ -163,6 +163,12 @@ _MASTODON_URLS = "Mastodon counts a URL as 23 only as twitter-text extracts it; 
             id="scheme-less-link",
         ),
         pytest.param(
+            "Newer Unicode: 0\u1aec",
+            "bluesky",
+            marks=[_SLOW, _known(oracle.NEWER_UNICODE)],
+            id="newer-unicode",
+        ),
+        pytest.param(
             "Not financial advice: $TSLA",
             "bluesky",
             marks=[_SLOW, _known(oracle.CASHTAG)],

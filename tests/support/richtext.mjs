@@ -1,9 +1,10 @@
 // leavex-bot test helper: atproto's own rich-text detection, as an independent oracle.
 //
 // Reads JSON lines on stdin, each {"text": "..."}, and writes one JSON line per input line, in
-// order: {"graphemes": n, "bytes": n, "facets": [{"start", "end", "kind", "value"}]} as
-// @atproto/api's RichText computes them (graphemeLength, length in UTF-8 bytes,
-// detectFacetsWithoutResolution()), or {"error": "..."} for a line it could not handle.
+// order: {"graphemes": n, "bytes": n, "facets": [{"start", "end", "kind", "value"}],
+// "unassigned": [chars]} as @atproto/api's RichText computes them (graphemeLength, length in
+// UTF-8 bytes, detectFacetsWithoutResolution()) plus the characters of the text this Node's
+// Unicode data does not know, or {"error": "..."} for a line it could not handle.
 // Facet kinds: "link" (value: the uri), "tag" (value: the tag without '#'; cashtags keep '$'),
 // "mention" (value: the handle). Byte offsets are UTF-8, as in app.bsky.richtext.facet.
 //
@@ -44,7 +45,10 @@ function detect(text) {
       });
     }
   }
-  return { graphemes: rt.graphemeLength, bytes: rt.length, facets };
+  // Characters this Node's Unicode data (ICU, which Intl.Segmenter counts graphemes with) has
+  // not assigned yet: where a newer Unicode elsewhere may count differently.
+  const unassigned = [...new Set(text.match(/\P{Assigned}/gu) ?? [])];
+  return { graphemes: rt.graphemeLength, bytes: rt.length, facets, unassigned };
 }
 
 // Announce readiness, so the caller's start-up timeout covers loading @atproto/api.

@@ -89,6 +89,8 @@ class Detected:
     bytes: int
     """``RichText.length``: UTF-8 bytes."""
     facets: tuple[DetectedFacet, ...] = field(default=())
+    unassigned: frozenset[str] = frozenset()
+    """Characters of the text that Node's Unicode data (ICU's) has not assigned yet."""
 
     def of_kind(self, kind: str) -> dict[tuple[int, int], str]:
         return {(f.start, f.end): f.value for f in self.facets if f.kind == kind}
@@ -178,7 +180,15 @@ class RichText:
                 DetectedFacet(int(f["start"]), int(f["end"]), str(f["kind"]), str(f["value"]))
                 for f in answer["facets"]
             )
-            out.append(Detected(text, int(answer["graphemes"]), int(answer["bytes"]), facets))
+            out.append(
+                Detected(
+                    text,
+                    int(answer["graphemes"]),
+                    int(answer["bytes"]),
+                    facets,
+                    frozenset(str(c) for c in answer.get("unassigned", ())),
+                )
+            )
         return out
 
     def _exchange(
@@ -287,6 +297,11 @@ MASTODON_LINK = (
     "Mastodon link: Mastodon counts a URL as url_length only as far as twitter-text sees it"
     " (a public TLD, path characters it knows, not ending in * ~ $ & @ | ( [ % or a zero-width"
     " space); the bot counts every http(s) URL whole"
+)
+NEWER_UNICODE = (
+    "newer Unicode: the bot counts graphemes with the regex module's Unicode data, which knows"
+    " characters that Node's ICU (the Bluesky server's) does not (e.g. U+1AEC, a combining"
+    " mark that the bot joins to the character before and RichText counts on its own)"
 )
 CASHTAG = "cashtag: RichText makes $TSLA a tag; the bot makes no cashtag facets"
 LINK_END = (
@@ -411,7 +426,8 @@ def post_disagreements(
     else:
         if seen is None:
             raise ValueError("RichText's view is needed for a post counted in graphemes")
-        counted, known, name = seen.graphemes, None, "RichText"
+        newer = any(regex.match(r"\p{Assigned}", c) for c in seen.unassigned)
+        counted, known, name = seen.graphemes, NEWER_UNICODE if newer else None, "RichText"
     if counted != post.length:
         problems.append(Disagreement(f"{name} counts {counted}, the bot {post.length}", known))
     if counted > limits.max_graphemes:
