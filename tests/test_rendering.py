@@ -120,9 +120,11 @@ _MASTODON_URLS = "Mastodon counts a URL as 23 only as twitter-text extracts it; 
 
 
 @pytest.mark.parametrize(
-    ("description", "platform"),
+    ("name", "description", "platform"),
     [
-        pytest.param(text, platform, marks=[_SLOW] if platform == "bluesky" else [], id=name)
+        pytest.param(
+            "Texts", text, platform, marks=[_SLOW] if platform == "bluesky" else [], id=name
+        )
         for name, text in {
             "french": "Elles quittent X : « Bye Bye Elon » ! Pourquoi ? Voilà ; c'est fini.",
             "quotes": "See “https://example.org/x”, „https://example.org/y“ and «https://a.org/»",
@@ -139,48 +141,63 @@ _MASTODON_URLS = "Mastodon counts a URL as 23 only as twitter-text extracts it; 
     ]
     + [
         pytest.param(
+            "Texts",
             "Test http://a.example/x and https://localhost/x",
             "mastodon",
             marks=_known(f"{_MASTODON_URLS} 23 for a URL with a non-public TLD"),
             id="non-public-tld",
         ),
         pytest.param(
+            "\x00",
+            "Named NUL, which the dataset accepts",
+            "mastodon",
+            marks=_known(oracle.MASTODON_STRIP),
+            id="nul-at-the-start",
+        ),
+        pytest.param(
+            "Texts",
             "See https://example.org/日本語/パス today",
             "mastodon",
             marks=_known(f"{_MASTODON_URLS} 23 for a URL whose path has CJK characters"),
             id="cjk-path",
         ),
         pytest.param(
+            "Texts",
             "See https://example.org/x* and https://example.org/y\u200b today",
             "mastodon",
             marks=_known(f"{_MASTODON_URLS} * ~ $ & @ | ( [ % or U+200B at a URL's end in it"),
             id="url-end-mastodon",
         ),
         pytest.param(
+            "Texts",
             "Visit example.com and www.example.org/x today",
             "bluesky",
             marks=[_SLOW, _known(oracle.SCHEMELESS_LINK)],
             id="scheme-less-link",
         ),
         pytest.param(
+            "Texts",
             "Newer Unicode: 0\u1aec",
             "bluesky",
             marks=[_SLOW, _known(oracle.NEWER_UNICODE)],
             id="newer-unicode",
         ),
         pytest.param(
+            "Texts",
             "Not financial advice: $TSLA",
             "bluesky",
             marks=[_SLOW, _known(oracle.CASHTAG)],
             id="cashtag",
         ),
         pytest.param(
+            "Texts",
             "(https://en.wikipedia.org/wiki/A_(b))",
             "bluesky",
             marks=[_SLOW, _known(oracle.LINK_END)],
             id="url-end-bluesky-paren",
         ),
         pytest.param(
+            "Texts",
             "See https://example.org/x… or 'https://example.org/y' or https://example.org/a<b>",
             "bluesky",
             marks=[_SLOW, _known(oracle.LINK_END)],
@@ -189,7 +206,7 @@ _MASTODON_URLS = "Mastodon counts a URL as 23 only as twitter-text extracts it; 
     ],
 )
 def test_text_as_the_servers_see_it(
-    request: pytest.FixtureRequest, description: str, platform: Platform
+    request: pytest.FixtureRequest, name: str, description: str, platform: Platform
 ) -> None:
     """A description in many scripts, emoji, links and tags renders to a post the servers see
     as the bot does: Mastodon's count (``count_status_length``) or RichText's graphemeLength
@@ -201,7 +218,7 @@ def test_text_as_the_servers_see_it(
         {
             "id": "texts",
             "kind": "initiative",
-            "name": "Texts",
+            "name": name,
             "urls": ["https://example.org/texts"],
             "description": {"en": description},
         }

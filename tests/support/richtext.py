@@ -298,6 +298,12 @@ MASTODON_LINK = (
     " (a public TLD, path characters it knows, not ending in * ~ $ & @ | ( [ % or a zero-width"
     " space); the bot counts every http(s) URL whole"
 )
+#: What Ruby's String#strip removes, which Mastodon applies before counting.
+RUBY_STRIP = " \t\n\v\f\r\0"
+MASTODON_STRIP = (
+    "Mastodon strip: Mastodon counts the text without NUL characters at its ends (Ruby's"
+    " strip); the bot keeps and counts them (the dataset accepts a name of NUL)"
+)
 NEWER_UNICODE = (
     "newer Unicode: the bot counts graphemes with the regex module's Unicode data, which knows"
     " characters that Node's ICU (the Bluesky server's) does not (e.g. U+1AEC, a combining"
@@ -408,6 +414,18 @@ def _links_explained(text: str, url_length: int) -> int:
     )
 
 
+def _mastodon_known(post: RenderedPost, counted: int, url_length: int) -> str | None:
+    """The known disagreements that explain Mastodon's count exactly, if they do."""
+    links = _links_explained(post.text, url_length)
+    stripped = post.text.strip(RUBY_STRIP)
+    start = post.text.index(stripped) if stripped else len(post.text)
+    ends = post.text[:start] + post.text[start + len(stripped) :]
+    causes = [cause for cause, amount in ((MASTODON_LINK, links), (MASTODON_STRIP, ends)) if amount]
+    if causes and counted == post.length + links - len(regex.findall(r"\X", ends)):
+        return "; ".join(causes)
+    return None
+
+
 def post_disagreements(
     post: RenderedPost, limits: PlatformLimits, seen: Detected | None
 ) -> list[Disagreement]:
@@ -420,8 +438,7 @@ def post_disagreements(
     problems: list[Disagreement] = []
     if limits.url_length is not None:
         counted = count_status_length(post.text, url_length=limits.url_length)
-        explained = post.length + _links_explained(post.text, limits.url_length)
-        known = MASTODON_LINK if counted == explained else None
+        known = _mastodon_known(post, counted, limits.url_length)
         name = "Mastodon"
     else:
         if seen is None:
