@@ -1,17 +1,15 @@
 """Render an item into a post for one platform and language, within that platform's limits.
 
-Templates live in ``TEMPLATES_DIR/<language>/<kind>.j2``, with an optional platform variant
-``<kind>.<platform>.j2`` where the text must differ. A post that is too long gets its description
-shortened at a word boundary with an ellipsis; the name, the links and the hashtags are never cut.
+The templates come from a :class:`~bot.rendering.templates.TemplateSet`; a post that is too long
+gets its description shortened at a word boundary with an ellipsis
+(:func:`~bot.rendering.shorten.shorten`); the name, the links and the hashtags are never cut.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -19,135 +17,15 @@ from jinja2 import meta, nodes
 
 from bot.dataset import Item
 from bot.errors import RenderError, TemplateError
-from bot.post import (
-    DEFAULT_LIMITS,
-    PLATFORMS,
-    LinkCard,
-    Platform,
-    PlatformLimits,
-    RenderedPost,
-)
+from bot.post import DEFAULT_LIMITS, LinkCard, Platform, PlatformLimits, RenderedPost
 from bot.rendering import localized
 from bot.rendering import text as rt
 from bot.rendering.length import size
+from bot.rendering.shorten import shorten
+from bot.rendering.templates import KINDS, TemplateSet, error_line
 from bot.rendering.typography import apply as typography
 
-KINDS = ("initiative", "petition")
-ELLIPSIS = "…"
-
-
-class TemplateSet:
-    """The Jinja2 templates of one folder, loaded with ``StrictUndefined``."""
-
-    def __init__(self, folder: Path, cache_dir: Path | None = None) -> None:
-        self.folder = folder
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(folder)),
-            bytecode_cache=_bytecode_cache(cache_dir),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,  # noqa: S701 -- plain text, not HTML: the platforms escape it
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=False,
-            auto_reload=False,
-        )
-        self._chosen: dict[tuple[str, str, str], jinja2.Template] = {}
-
-    def languages(self) -> list[str]:
-        return sorted(p.name for p in self.folder.iterdir() if p.is_dir() and len(p.name) == 2)
-
-    def get(self, language: str, kind: str, platform: str) -> jinja2.Template:
-        """The template for a post (the platform variant if there is one); looked up once."""
-        key = (language, kind, platform)
-        if key not in self._chosen:
-            self._chosen[key] = self._find(language, kind, platform)
-        return self._chosen[key]
-
-    def _find(self, language: str, kind: str, platform: str) -> jinja2.Template:
-        names = [f"{language}/{kind}.{platform}.j2", f"{language}/{kind}.j2"]
-        for name in names:
-            try:
-                return self.env.get_template(name)
-            except jinja2.TemplateNotFound:
-                continue
-            except jinja2.TemplateSyntaxError as exc:
-                raise TemplateError(
-                    f"{self.folder / (exc.name or name)}, line {exc.lineno}: {exc.message}"
-                ) from None
-            except UnicodeDecodeError as exc:
-                raise TemplateError(
-                    f"{self.folder / name}: not UTF-8 text (byte {exc.start})"
-                ) from None
-        raise TemplateError(
-            f"no template for language {language!r}, kind {kind!r}: create {self.folder / names[1]}"
-        )
-
-    def check_all(self, languages: list[str]) -> None:
-        """Compile every template the given languages need and render each with a sample
-        context (every optional value present, then every one absent), so a misspelt variable
-        or attribute is refused at start, not when some item happens to need that branch."""
-        for language in languages:
-            for kind in KINDS:
-                for platform in PLATFORMS:
-                    template = self.get(language, kind, platform)
-                    for context in _sample_contexts(language, kind, platform):
-                        try:
-                            template.render(context)
-                        except Exception as exc:  # any failure here is the template's
-                            line = _error_line(exc)
-                            where = f"{template.filename}{f', line {line}' if line else ''}"
-                            message = getattr(exc, "message", None) or str(exc)
-                            raise TemplateError(f"{where}: {message}") from None
-
-
-def _sample_contexts(language: str, kind: str, platform: str) -> list[dict[str, Any]]:
-    full = {
-        "item_id": "sample",
-        "kind": kind,
-        "platform": platform,
-        "language": language,
-        "name": "Sample",
-        "aliases": ["Other name"],
-        "country": "Country",
-        "url": "https://example.org/a",
-        "urls": ["https://example.org/a", "https://example.org/b"],
-        "departure": {"date": "1 January 2025", "platforms": "Mastodon, Bluesky", "past": True},
-        "description": "Sample text.",
-        "hashtags": ["#Sample"],
-    }
-    bare = {
-        **full,
-        "aliases": [],
-        "country": None,
-        "urls": ["https://example.org/a"],
-        "departure": None,
-        "description": None,
-        "hashtags": [],
-    }
-    return [full, bare]
-
-
-def _error_line(exc: BaseException) -> int | None:
-    """The template line of a render-time error, from the traceback Jinja2 rewrites."""
-    tb = exc.__traceback__
-    line = None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
-
-
-def _bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
-    """Compiled templates kept between runs (keyed by the source's checksum, so an edited
-    template is recompiled): saves compiling every template on every start."""
-    if folder is None:
-        return None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None  # a read-only home: compile every time
-    return jinja2.FileSystemBytecodeCache(str(folder))
+__all__ = ["KINDS", "Renderer", "TemplateSet"]
 
 
 @lru_cache(maxsize=4096)
@@ -178,7 +56,6 @@ def _departure_words(date: dt.date, platforms: tuple[str, ...], language: str) -
 
 _BLANK_LINES = re.compile(r"\n{3,}")
 _TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
-_CUT_PUNCTUATION = ",;:—–-(«\"'“„ "
 
 
 class Renderer:
@@ -246,7 +123,7 @@ class Renderer:
         truncated = False
         if not fits and description:
             truncated = True
-            segments = _shorten(attempt, description, limits, length)
+            segments = shorten(attempt, description, limits, length)
             length, fits = size(limits, segments)
         if not fits:
             raise RenderError(
@@ -340,7 +217,7 @@ class Renderer:
         except jinja2.UndefinedError as exc:
             raise TemplateError(f"{template.filename}: item {item.id!r}: {exc.message}") from None
         except Exception as exc:  # a template can raise anything (format, math)
-            line = _error_line(exc)
+            line = error_line(exc)
             where = f"{template.filename}{f', line {line}' if line else ''}"
             raise TemplateError(f"{where}: item {item.id!r}: {exc}") from None
         raw = _BLANK_LINES.sub("\n\n", _TRAILING_SPACE.sub("", raw)).strip()
@@ -348,46 +225,3 @@ class Renderer:
             rt.Segment("text", typography(language, s.text)) if s.kind == "text" else s
             for s in rt.segment(raw)
         ]
-
-
-def _shorten(
-    attempt: Callable[[str | None], list[rt.Segment]],
-    description: str,
-    limits: PlatformLimits,
-    full_length: int,
-) -> list[rt.Segment]:
-    """The post with the most words of ``description`` (cut at a word, with an ellipsis) that
-    still fits. The cut is first estimated from how far the full post is over the limit and
-    checked with one render each side; a binary search handles what the estimate misses."""
-    words = description.split(" ")
-
-    def cut(count: int) -> list[rt.Segment]:
-        kept = " ".join(words[:count]).rstrip(_CUT_PUNCTUATION)
-        # After a link the ellipsis gets a space of its own, or it would extend the URL.
-        gap = " " if rt.URL.search(kept.rsplit(" ", 1)[-1]) else ""
-        return attempt(kept + gap + ELLIPSIS)
-
-    def search(low: int, high: int, best: list[rt.Segment]) -> list[rt.Segment]:
-        while low <= high:
-            middle = (low + high) // 2
-            segments = cut(middle)
-            if size(limits, segments)[1]:
-                best, low = segments, middle + 1
-            else:
-                high = middle - 1
-        return best
-
-    over = full_length - limits.max_graphemes + 1  # +1 for the ellipsis
-    count, removed = len(words), 0
-    while count > 1 and removed < over:
-        count -= 1
-        removed += rt.graphemes(words[count]) + 1
-    guess = cut(count)
-    if not size(limits, guess)[1]:
-        return search(1, count - 1, attempt(None))
-    if count + 1 >= len(words):
-        return guess
-    longer = cut(count + 1)
-    if not size(limits, longer)[1]:
-        return guess
-    return search(count + 2, len(words) - 1, longer)
