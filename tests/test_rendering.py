@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import string
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -109,6 +110,27 @@ def test_every_item_agrees_with_richtext(richtext: RichText, item_id: str, langu
     [seen] = richtext.detect([post.text])
     problems = oracle.post_disagreements(post, BLUESKY_LIMITS, seen)
     assert [str(problem) for problem in problems] == [], post.text
+
+
+@pytest.mark.slow
+def test_richtext_comparison_catches_wrong_facets(richtext: RichText) -> None:
+    """The comparison with RichText is not vacuous: a tag facet one byte off, a link facet to
+    another URI than it shows, a tag left without a facet, and a length one off are all
+    reported."""
+    post = renderer().render(bundled_dataset().by_id["helloquitx"], "en", "bluesky")
+    [seen] = richtext.detect([post.text])
+    assert oracle.post_disagreements(post, BLUESKY_LIMITS, seen) == []
+    tag = next(f for f in post.facets if f.kind == "tag")
+    link = next(f for f in post.facets if f.kind == "link")
+    others = [f for f in post.facets if f not in (tag, link)]
+    wrong = {
+        "tag off by one": [*others, link, replace(tag, end=tag.end - 1)],
+        "other uri": [*others, tag, replace(link, value="https://evil.example/helloquitx")],
+        "tag missing": [*others, link],
+    }
+    for what, facets in wrong.items():
+        assert oracle.facet_problems(post.text, facets, seen), what
+    assert oracle.post_disagreements(replace(post, length=post.length - 1), BLUESKY_LIMITS, seen)
 
 
 def _known(reason: str) -> pytest.MarkDecorator:
