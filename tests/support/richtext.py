@@ -21,6 +21,11 @@ Use from a test module::
 When the install is missing and cannot be made (no npm, no registry), ``richtext_process``
 fails under CI (``CI`` set and not "0"/"false"/"no") and otherwise skips the test with the
 reason, like the ``pds`` fixture. An install another process is making is waited for.
+
+:func:`post_disagreements` compares a rendered post with the servers' own rules (Mastodon's
+``count_status_length`` from tests/support/mastodon_server.py, RichText's lengths and
+detection); each disagreement known today is marked with its kind (the constants below), so a
+property test can count those and fail on any other.
 """
 
 from __future__ import annotations
@@ -286,7 +291,7 @@ def is_display_of(shown: str, uri: str) -> bool:
     )
 
 
-#: Known disagreements between the bot's facets and RichText's detection, each pinned by a
+#: Known disagreements between the bot and the servers' rules, each pinned by a
 #: strict xfail case in tests/test_rendering.py (test_text_as_the_servers_see_it); the issue
 #: "Text exactly as the servers see it" is to remove them.
 SCHEMELESS_LINK = (
