@@ -265,6 +265,10 @@ from bot.importer.command import import_site  # noqa: E402 -- registered after t
 
 cli.add_command(import_site)
 
+from bot.cards.command import cards  # noqa: E402 -- registered after the group
+
+cli.add_command(cards)
+
 
 def main() -> None:
     cli(prog_name="leavex-bot")

@@ -5,7 +5,7 @@ it into an :class:`OutgoingPost`; a publisher sends that and answers with :class
 Publishers see only these types (no Jinja2, no dataset, no renderer).
 
 The part of a post that a retry must send identically besides its text (facets, link card,
-counted length) travels through the state database as JSON: :func:`encode_extras` and
+counted length, picture) travels through the state database as JSON: :func:`encode_extras` and
 :func:`decode_extras` are the only place that format is written and read.
 """
 
@@ -46,6 +46,21 @@ class LinkCard:
 
 
 @dataclass(frozen=True)
+class Picture:
+    """The picture shown with a post: Bluesky's link-card thumbnail, Mastodon's media."""
+
+    #: the image file: absolute (a share card in the cache) or relative to the data folder
+    file: str
+    #: alt text in the post's language
+    alt: str
+    #: Mastodon's focal point, x and y in [-1, 1] (0, 0 is the centre, y points up)
+    focus: tuple[float, float] = (0.0, 0.0)
+    #: a share card's texts, to draw it again if the cached file is gone; empty for an
+    #: item's own picture
+    card: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class PlatformLimits:
     """How long a post may be, as the platform's server counts it."""
 
@@ -78,6 +93,7 @@ class RenderedPost:
     truncated: bool
     card: LinkCard | None
     template: str
+    picture: Picture | None = None
 
     def outgoing(self, account: str, slot_at: dt.datetime, key: str) -> OutgoingPost:
         """This post as sent for ``account`` in the slot at ``slot_at`` with ``key``."""
@@ -93,6 +109,7 @@ class RenderedPost:
             key=key,
             length=self.length,
             limit=self.limit,
+            picture=self.picture,
         )
 
 
@@ -116,6 +133,7 @@ class OutgoingPost:
     #: the length as the platform counts it, and the limit it was rendered for
     length: int = 0
     limit: int = 0
+    picture: Picture | None = None
 
 
 @dataclass(frozen=True)
@@ -143,14 +161,22 @@ def encode_extras(post: RenderedPost) -> str:
             },
             "length": post.length,
             "limit": post.limit,
+            "picture": None
+            if post.picture is None
+            else {
+                "file": post.picture.file,
+                "alt": post.picture.alt,
+                "focus": list(post.picture.focus),
+                "card": [list(pair) for pair in post.picture.card],
+            },
         },
         ensure_ascii=False,
     )
 
 
 def decode_extras(payload: str) -> dict[str, Any]:
-    """The facets, card and length stored by :func:`encode_extras` (also its older format,
-    where the card was a list ``[uri, title, description]``)."""
+    """The facets, card, length and picture stored by :func:`encode_extras` (also its older
+    format, where the card was a list ``[uri, title, description]``)."""
     data = json.loads(payload) if payload else {}
     card = data.get("card")
     if isinstance(card, list):
@@ -160,4 +186,17 @@ def decode_extras(payload: str) -> dict[str, Any]:
         "card": LinkCard(**card) if card else None,
         "length": int(data.get("length", 0)),
         "limit": int(data.get("limit", 0)),
+        "picture": _picture(data.get("picture")),
     }
+
+
+def _picture(data: dict[str, Any] | None) -> Picture | None:
+    if not data:
+        return None
+    x, y = data.get("focus") or (0.0, 0.0)
+    return Picture(
+        file=str(data["file"]),
+        alt=str(data.get("alt", "")),
+        focus=(float(x), float(y)),
+        card=tuple((str(k), str(v)) for k, v in data.get("card") or ()),
+    )

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.cards import prepare
 from bot.config import Account
 from bot.errors import PermanentPublishError, PublishError, TransientPublishError
 from bot.logs import log_event
@@ -115,6 +116,9 @@ class Delivery:
                 return False
             return 0.0  # waited above, on the shutdown event
 
+        post = outgoing(record)
+        if post.picture is not None and not account.dry_run:
+            prepare(post.picture)  # a share card is drawn now if its cached file is missing
         try:
             for attempt in stamina.retry_context(
                 on=after, attempts=self.retry.attempts, timeout=self.retry.budget
@@ -123,7 +127,7 @@ class Delivery:
                     tries += 1
                     if tries > 1 or not recorded:
                         self.store.start_attempt(record.id)
-                    published = publisher.publish(outgoing(record))
+                    published = publisher.publish(post)
         except TransientPublishError as exc:
             if interrupted:
                 log_event(log, "post.interrupted", logging.WARNING, **log_fields)

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 from jinja2 import meta, nodes
 
+from bot.cards import picture_for
 from bot.dataset import Item
 from bot.errors import RenderError, TemplateError
 from bot.post import DEFAULT_LIMITS, LinkCard, Platform, PlatformLimits, RenderedPost
@@ -131,11 +132,13 @@ class Renderer:
                 f" long without its description; the limit is {limits.max_graphemes}"
             )
         text = rt.join(segments)
+        picture = picture_for(item, language, today, urls[0])
         card = LinkCard(
             urls[0] or "",
             item.name_in(language),
             description or "",
-            thumb=item.image.file if item.image else None,
+            thumb=picture.file if picture else None,
+            thumb_alt=picture.alt if picture else None,
         )
         return RenderedPost(
             item_id=item.id,
@@ -149,6 +152,7 @@ class Renderer:
             truncated=truncated,
             card=card if platform == "bluesky" else None,
             template=str(template.filename or template.name),
+            picture=picture,
         )
 
     def _finish(

@@ -1,0 +1,102 @@
+"""Pictures for posts: the item's own picture, or a share card drawn for it (Pillow).
+
+- :func:`picture_for` decides a post's picture and alt text without drawing anything (cheap
+  enough for ``check`` and ``preview``): the item's own ``image`` when it has one (with its
+  ``image.alt`` in the post's language), else the share card, whose file is named after a hash
+  of its content, the layout code and the fonts (a changed name, date or layout gets a new file).
+- :func:`ensure` makes sure the picture's file exists, drawing a share card into the cache
+  folder when it is missing (first use, or a deleted cache); the poster calls it before every
+  attempt to send.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from functools import cache
+from pathlib import Path
+
+from bot.cache import cache_dir
+from bot.cards.words import CardTexts, alt_text, card_texts, has_words
+from bot.dataset import Item
+from bot.post import Picture
+
+__all__ = ["CardTexts", "alt_text", "card_file", "card_texts", "ensure", "picture_for", "prepare"]
+
+#: Mastodon's focal point of a share card: the name, a little above the centre.
+CARD_FOCUS = (0.0, 0.15)
+
+
+@cache
+def _layout_tag() -> str:
+    """Changes with the drawing code and the fonts: cached cards of an older layout are
+    not reused."""
+    from bot.cards import draw
+
+    digest = hashlib.sha256(Path(draw.__file__).read_bytes())
+    for font in (draw.REGULAR, draw.BOLD):
+        digest.update(f"{font.name}:{font.stat().st_size}".encode())
+    return digest.hexdigest()[:16]
+
+
+def card_file(texts: CardTexts) -> Path:
+    """Where the share card with these texts is cached (named by its content)."""
+    payload = json.dumps([_layout_tag(), texts.pairs()], ensure_ascii=False)
+    key = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
+    return cache_dir() / "cards" / f"{key}.png"
+
+
+def picture_for(
+    item: Item, language: str, today: dt.date, url: str | None = None
+) -> Picture | None:
+    """The post's picture: the item's own (preferred), else its share card; ``None`` when
+    the item has no picture and there are no card words for ``language``."""
+    if item.image is not None:
+        return Picture(file=item.image.file, alt=item.image.alt.get(language, ""))
+    texts = card_texts(item, language, today, url)
+    if texts is None:
+        return None
+    return Picture(
+        file=str(card_file(texts)), alt=alt_text(texts), focus=CARD_FOCUS, card=texts.pairs()
+    )
+
+
+def ensure(picture: Picture) -> Path:
+    """The picture's file, drawing a share card if its cached file is missing."""
+    path = Path(picture.file)
+    if not picture.card or path.is_file():
+        return path
+    from bot.cards.draw import draw_card
+
+    data = draw_card(CardTexts.from_pairs(picture.card))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_suffix(f".{os.getpid()}.tmp")
+    scratch.write_bytes(data)
+    scratch.replace(path)  # atomic: a concurrent reader sees no half-written card
+    return path
+
+
+def card_words_for(language: str) -> bool:
+    """Whether share cards can be drawn in ``language``."""
+    return has_words(language)
+
+
+def prepare(picture: Picture) -> None:
+    """:func:`ensure`, logging instead of failing: a post goes out without its picture rather
+    than not at all (the publishers skip a picture whose file is missing)."""
+    import logging
+
+    from bot.logs import log_event
+
+    try:
+        ensure(picture)
+    except (OSError, ValueError) as exc:
+        log_event(
+            logging.getLogger("bot.cards"),
+            "picture.unavailable",
+            logging.WARNING,
+            file=picture.file,
+            error=str(exc),
+        )

@@ -1,0 +1,187 @@
+"""Share cards: drawn with Pillow for every item × language, within Bluesky's thumbnail limit,
+cached by content, with alt text in the post's language; `leavex-bot cards` writes them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from bot.cards import card_file, card_texts, ensure, picture_for
+from bot.cards.draw import BOLD, MAX_BYTES, MIN_NAME_SIZE, NAME_BOX, _font, draw_card, fit_name
+from bot.cards.words import CardTexts, alt_text
+from bot.cli import cli
+from bot.post import RenderedPost, decode_extras, encode_extras
+from tests.helpers import bundled_dataset, renderer
+
+TODAY = dt.date(2026, 3, 1)
+LANGUAGES = ("de", "en", "fr")
+
+
+def _pairs() -> list[tuple[str, str]]:
+    return [
+        (item.id, lang)
+        for item in bundled_dataset()
+        for lang in LANGUAGES
+        if item.languages() is None or lang in (item.languages() or ())
+    ]
+
+
+@pytest.mark.parametrize(("item_id", "language"), _pairs())
+def test_every_bundled_card_fits_bluesky_and_mastodon(item_id: str, language: str) -> None:
+    """Each card is a 1200×630 PNG of at most 1,000,000 bytes, with alt text naming the item."""
+    item = bundled_dataset().by_id[item_id]
+    picture = picture_for(item, language, TODAY)
+    assert picture is not None
+    data = ensure(picture).read_bytes()
+    assert len(data) <= MAX_BYTES
+    image = Image.open(io.BytesIO(data))
+    assert (image.format, image.size) == ("PNG", (1200, 630))
+    assert item.name_in(language) in picture.alt
+
+
+def test_card_texts_say_what_the_item_is_in_the_posts_language() -> None:
+    """Kind, country, call to action and departure date are in the post's language."""
+    items = bundled_dataset().by_id
+    petition = card_texts(items["musk-stoppen"], "fr", TODAY)
+    assert petition is not None
+    assert (petition.kind, petition.country, petition.line) == (
+        "Pétition",
+        "Allemagne",
+        "Signez la pétition",
+    )
+    left = card_texts(items["helloquitx"], "de", TODAY)
+    assert left is not None
+    assert left.line == "Hat X am 20. Januar 2025 verlassen – für Mastodon und Bluesky"
+    assert left.network == "Netzwerk LeaveX"
+    assert left.site == "helloquitx.com"
+    leaving = card_texts(items["helloquitx"], "en", dt.date(2025, 1, 1))
+    assert leaving is not None
+    assert leaving.line.startswith("Leaves X on January 20, 2025")
+
+
+def test_alt_text_per_language() -> None:
+    """The alt text is a sentence in the card's language saying what the card shows."""
+    item = bundled_dataset().by_id["leavex-open-letter"]
+    alts = {}
+    for lang in LANGUAGES:
+        texts = card_texts(item, lang, TODAY)
+        assert texts is not None
+        alts[lang] = alt_text(texts)
+    assert alts["en"].startswith("Share card of the LeaveX network: petition “An Open Letter")
+    assert "Sign the petition." in alts["en"]
+    assert alts["de"].startswith("Karte des Netzwerks LeaveX: Petition „An Open Letter")
+    assert "Jetzt unterschreiben." in alts["de"]
+    assert alts["fr"].startswith("Carte du réseau LeaveX\u202f: pétition «\u202fAn Open Letter")
+    assert "Signez la pétition." in alts["fr"]
+
+
+NAMES = [
+    "X",
+    "HelloQuitX",
+    "#MakeSocialsSocialAgain",
+    "An Open Letter to All European Politicians and Leaders to Abandon X/Twitter",
+    "Donaudampfschifffahrtselektrizitätenhauptbetriebswerkbauunterbeamtengesellschaft",
+    " ".join(["Sehr lange Namen"] * 30),
+    "W" * 400,
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_long_names_wrap_or_shrink_and_never_overflow(name: str) -> None:
+    """Every line of the name fits the card's width and all lines fit its height; a short
+    name keeps the largest size, and text is never lost except behind a final ellipsis."""
+    size, lines = fit_name(name)
+    assert size >= MIN_NAME_SIZE
+    font = _font(BOLD, size)
+    assert all(font.getlength(line) <= NAME_BOX[0] for line in lines)
+    assert len(lines) * int(size * 1.18) <= NAME_BOX[1]
+    joined = "".join(lines).replace(" ", "")
+    if not lines[-1].endswith("…"):
+        assert joined == name.replace(" ", "")
+    if name == "HelloQuitX":
+        assert (size, lines) == (92, ["HelloQuitX"])
+
+
+def test_cards_are_cached_by_content(tmp_path: Path) -> None:
+    """The same texts reuse the cached file; another name, or a deleted cache, draws anew."""
+    item = bundled_dataset().by_id["bye-bye-elon"]
+    picture = picture_for(item, "en", TODAY)
+    assert picture is not None
+    path = ensure(picture)
+    stamp = path.stat().st_mtime_ns
+    assert ensure(picture) == path
+    assert path.stat().st_mtime_ns == stamp
+    renamed = picture_for(item.model_copy(update={"name": "Bye Bye"}), "en", TODAY)
+    assert renamed is not None
+    assert renamed.file != picture.file
+    path.unlink()
+    assert ensure(picture).read_bytes() == draw_card(CardTexts.from_pairs(picture.card))
+
+
+def test_card_file_depends_on_every_text() -> None:
+    """Changing any text of the card changes its file name."""
+    base = CardTexts("en", "Name", "Petition", "Germany", "Sign", "LeaveX network", "a.example")
+    names = {card_file(base)}
+    for field in ("name", "kind", "country", "line", "network", "site"):
+        changed = dict(base.pairs())
+        changed[field] += "!"
+        names.add(card_file(CardTexts.from_pairs(tuple(changed.items()))))
+    assert len(names) == 7
+
+
+def test_rendered_posts_carry_the_picture_and_keep_it_through_the_plan() -> None:
+    """Both platforms' posts carry the picture; Bluesky's link card has it as thumbnail; a
+    post rebuilt from the stored plan keeps file, alt text, focus and card texts."""
+    item = bundled_dataset().by_id["helloquitx"]
+    posts: list[RenderedPost] = [
+        renderer(today=TODAY).render(item, "fr", platform) for platform in ("mastodon", "bluesky")
+    ]
+    mastodon, bluesky = posts
+    assert mastodon.picture is not None
+    assert mastodon.picture == bluesky.picture
+    assert bluesky.card is not None
+    assert (bluesky.card.thumb, bluesky.card.thumb_alt) == (
+        mastodon.picture.file,
+        mastodon.picture.alt,
+    )
+    assert decode_extras(encode_extras(mastodon))["picture"] == mastodon.picture
+    assert decode_extras(encode_extras(bluesky))["card"] == bluesky.card
+
+
+def test_an_items_own_picture_is_preferred_with_its_alt_text() -> None:
+    """An item with an image uses it, with the dataset's alt text for the language."""
+    from bot.dataset import Image as ItemImage
+
+    item = bundled_dataset().by_id["juntas"]
+    own = item.model_copy(
+        update={"image": ItemImage(file="img/juntas.png", alt={"en": "The Juntas logo"})}
+    )
+    picture = picture_for(own, "en", TODAY)
+    assert picture is not None
+    assert (picture.file, picture.alt, picture.card) == ("img/juntas.png", "The Juntas logo", ())
+    french = picture_for(own, "fr", TODAY)
+    assert french is not None
+    assert french.alt == ""
+
+
+def test_cards_command_writes_pngs(tmp_path: Path) -> None:
+    """`leavex-bot cards --item X --language L --out DIR` writes ITEM.LANG.png and its alt."""
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        ["cards", "--out", str(out), "--item", "musk-stoppen", "--language", "de"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    written = out / "musk-stoppen.de.png"
+    assert Image.open(written).size == (1200, 630)
+    assert "alt: Karte des Netzwerks LeaveX: Petition „Musk stoppen" in result.output
+    assert "1 pictures" in result.output
+    bad = CliRunner().invoke(cli, ["cards", "--item", "nope"])
+    assert bad.exit_code == 2
+    assert "no item 'nope'" in bad.output
