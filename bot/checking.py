@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.app import App
+from bot.cards.checks import picture_problem
 from bot.dataset import Item
 from bot.errors import BotError
-from bot.post import DEFAULT_LIMITS, PLATFORMS, PlatformLimits
+from bot.post import DEFAULT_LIMITS, PLATFORMS, Picture, PlatformLimits
 
 PROGRESS_STEP = 100
 Verdict = Literal["ok", "shortened", "fallback", "skipped", "warning", "error"]
@@ -111,6 +112,7 @@ def _check_one(
             return Row(item.id, language, {}, "skipped", f"no {language} text, no fallback")
         post_language, verdict, note = usable[0], "fallback", f"posted in {usable[0]}"
     cells: dict[str, str] = {}
+    picture: Picture | None = None
     for platform in PLATFORMS:
         try:
             post = app.renderer.render(item, post_language, platform, limits[platform])
@@ -119,6 +121,12 @@ def _check_one(
         cells[platform] = f"{post.length}/{post.limit}" + ("*" if post.truncated else "")
         if post.truncated and verdict == "ok":
             verdict, note = "shortened", "* description shortened to fit"
+        picture = post.picture
+    problem = picture_problem(picture, post_language, app.settings.data_dir) if picture else None
+    if problem:
+        return Row(item.id, language, cells, "error", problem)
+    if picture is None and verdict == "ok":
+        verdict, note = "warning", f"no picture: no share-card words for {post_language!r}"
     return Row(item.id, language, cells, verdict, note)
 
 

@@ -185,3 +185,52 @@ def test_cards_command_writes_pngs(tmp_path: Path) -> None:
     bad = CliRunner().invoke(cli, ["cards", "--item", "nope"])
     assert bad.exit_code == 2
     assert "no item 'nope'" in bad.output
+
+
+def _check_item(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, image: str) -> str:
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    (data / "items.toml").write_text(
+        "[own]\nkind = 'initiative'\nname = 'Own Picture'\nurls = ['https://own.example']\n"
+        f"image = {image}\n"
+        "[own.description]\nde = 'Text.'\nen = 'Text.'\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("DATA_DIR", str(data))
+    result = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
+    return f"{result.exit_code}\n{result.output}"
+
+
+def test_check_refuses_a_picture_without_alt_text_in_a_posted_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An item's own picture needs alt text in every language it is posted in."""
+    (tmp_path / "data").mkdir()
+    Image.new("RGB", (40, 20), "white").save(tmp_path / "data" / "own.png")
+    out = _check_item(tmp_path, monkeypatch, "{ file = 'own.png', alt = { de = 'Ein Logo' } }")
+    assert out.startswith("1\n"), out
+    assert "has no alt text in 'en' (image.alt.en)" in out
+    fine = _check_item(
+        tmp_path, monkeypatch, "{ file = 'own.png', alt = { de = 'Ein Logo', en = 'A logo' } }"
+    )
+    assert fine.startswith("0\n"), fine
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not an image", "is not an image Pillow can read"),
+        (b"\x89PNG" + b"\0" * 1_000_000, "a Bluesky link-card thumbnail takes at most 1,000,000"),
+    ],
+)
+def test_check_refuses_a_picture_the_platforms_cannot_take(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, message: str
+) -> None:
+    """A file that is no image, or too large for a Bluesky card thumbnail, is an error."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "own.png").write_bytes(content)
+    out = _check_item(
+        tmp_path, monkeypatch, "{ file = 'own.png', alt = { de = 'Logo', en = 'Logo' } }"
+    )
+    assert out.startswith("1\n"), out
+    assert message in out
