@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.config.settings import LanguageMode, Settings, Visibility
+from bot.config.settings import LanguageMode, QuotePolicy, ReplyPolicy, Settings, Visibility
 from bot.errors import ConfigError, Problem
 from bot.post import Platform
 
@@ -30,6 +30,10 @@ class Account:
     service_url: str | None = None
     handle: str | None = None
     app_password: SecretStr | None = None
+    #: Mastodon: attach the post's picture as media (else Mastodon shows its link preview)
+    media: bool = True
+    reply_policy: ReplyPolicy = "everyone"
+    quote_policy: QuotePolicy = "everyone"
 
     @property
     def label(self) -> str:
@@ -44,6 +48,8 @@ def resolve_accounts(settings: Settings) -> list[Account]:
         "language_mode": settings.language_mode,
         "fallback_language": settings.fallback_language,
         "dry_run": settings.dry_run,
+        "reply_policy": settings.reply_policy,
+        "quote_policy": settings.quote_policy,
     }
     accounts: list[Account] = []
     if settings.mastodon_api_base_url:
@@ -54,6 +60,7 @@ def resolve_accounts(settings: Settings) -> list[Account]:
                 api_base_url=settings.mastodon_api_base_url,
                 access_token=settings.mastodon_access_token,
                 visibility=settings.mastodon_visibility,
+                media=settings.mastodon_media,
                 **common,
             )
         )
@@ -86,6 +93,9 @@ def resolve_accounts(settings: Settings) -> list[Account]:
                 service_url=extra.service_url or settings.bluesky_service_url,
                 handle=extra.handle,
                 app_password=extra.app_password,
+                media=settings.mastodon_media if extra.media is None else extra.media,
+                reply_policy=extra.reply_policy or settings.reply_policy,
+                quote_policy=extra.quote_policy or settings.quote_policy,
             )
         )
     if not accounts:

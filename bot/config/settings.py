@@ -37,6 +37,9 @@ BUNDLED_TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
 LanguageMode = Literal["rotate", "all"]
 Visibility = Literal["public", "unlisted", "private", "direct"]
+#: Who may reply to the bot's posts, and who may quote them (REPLY_POLICY, QUOTE_POLICY).
+ReplyPolicy = Literal["everyone", "followers", "following", "mentioned", "nobody"]
+QuotePolicy = Literal["everyone", "followers", "nobody"]
 
 
 def default_database_url() -> str:
@@ -56,10 +59,13 @@ class AccountSettings(BaseModel):
     language_mode: LanguageMode | None = None
     fallback_language: str | None = None
     enabled: bool = True
+    reply_policy: ReplyPolicy | None = None
+    quote_policy: QuotePolicy | None = None
     # Mastodon
     api_base_url: str | None = None
     access_token: SecretStr | None = None
     visibility: Visibility | None = None
+    media: bool | None = None
     # Bluesky
     service_url: str | None = None
     handle: str | None = None
@@ -72,6 +78,9 @@ class AccountSettings(BaseModel):
         "api_base_url",
         "access_token",
         "visibility",
+        "media",
+        "reply_policy",
+        "quote_policy",
         "service_url",
         "handle",
         "app_password",
@@ -85,7 +94,7 @@ class AccountSettings(BaseModel):
 
     @model_validator(mode="after")
     def _credentials(self) -> AccountSettings:
-        mastodon_fields = ("api_base_url", "access_token", "visibility")
+        mastodon_fields = ("api_base_url", "access_token", "visibility", "media")
         bluesky_fields = ("service_url", "handle", "app_password")
         own, other = (
             (mastodon_fields, bluesky_fields)
@@ -129,6 +138,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     mastodon_visibility: Visibility = "public"
+    mastodon_media: bool = True
+    reply_policy: ReplyPolicy = "everyone"
+    quote_policy: QuotePolicy = "everyone"
     mastodon_api_base_url: str | None = None
     mastodon_access_token: SecretStr | None = Field(default=None, validate_default=True)
     bluesky_service_url: str = "https://bsky.social"
