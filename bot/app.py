@@ -99,7 +99,7 @@ def default_publisher(
     if account.platform == "mastodon":
         from bot.publishing.mastodon import MastodonPublisher
 
-        return MastodonPublisher(account)
+        return MastodonPublisher(account, image_root=settings.data_dir)
     from bot.publishing.bluesky import BlueskyPublisher
 
     return BlueskyPublisher(
