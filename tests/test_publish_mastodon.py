@@ -67,7 +67,8 @@ def test_every_item_and_language_is_published(
     monkeypatch: pytest.MonkeyPatch, mastodon: MastodonTestServer, sqlite_url: str
 ) -> None:
     """`leavex-bot post` publishes every item in every language with the right language tag,
-    the rendered text, clickable links, and records each status's id and URL."""
+    the rendered text, clickable links, its picture as media with the alt text in the post's
+    language as description, and records each status's id and URL."""
     _env(monkeypatch, mastodon, sqlite_url, LANGUAGE_MODE="all")
     for i in range(11):
         code, output = _post("--slot", _slot(i))
@@ -96,6 +97,13 @@ def test_every_item_and_language_is_published(
         item = dataset.by_id[row.item_id]
         url = renderer().absolute(item.url)
         assert f'href="{html.escape(url or "")}"' in status["content"]
+        picture = renderer().render(item, row.language, "mastodon").picture
+        assert picture is not None
+        [media] = status["media_attachments"]
+        assert media["type"] == "image"
+        assert media["description"] == picture.alt
+        assert media["meta"]["original"]["width"] == 1200
+        assert media["meta"]["focus"] == {"x": 0.0, "y": 0.15}
 
 
 def test_same_slot_twice_posts_once(
@@ -116,7 +124,7 @@ def test_idempotency_key_is_stable_and_sent(
 
     _env(monkeypatch, mastodon, sqlite_url)
     _post("--slot", _slot(0))
-    posts = [r for r in mastodon.requests if r.method == "POST"]
+    posts = [r for r in mastodon.requests if r.method == "POST" and r.path == "/api/v1/statuses"]
     assert posts[0].headers.get("Idempotency-Key") == idempotency_key(
         "mastodon", "2026-03-01T10:00:00Z"
     )

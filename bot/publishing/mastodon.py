@@ -5,7 +5,11 @@
 - ``ratelimit_method="throw"`` and a bounded ``request_timeout``: Mastodon.py's default waits
   (forever) and times out after 300 s. A 429 becomes a transient error whose ``retry_after`` is
   the server's ``X-RateLimit-Reset`` (an ISO-8601 time, which Mastodon.py converts to epoch).
-- The account's limits come from ``GET /api/v2/instance``, then v1, then 500/23.
+- The account's limits come from ``GET /api/v2/instance``, then v1, then 500/23; so do the
+  media limits (:mod:`bot.publishing.mastodon_media`) and the API version.
+- The post's picture is attached as media with its alt text (unless ``MASTODON_MEDIA=false``);
+  ``quote_approval_policy`` is sent when the instance's API version is 7 or more (4.5+).
+- ``bot_mark``/``mark_bot``: the account's ``bot`` flag (``update_credentials``).
 - Exceptions are translated here: ``MastodonRatelimitError`` is not a ``MastodonAPIError``.
 """
 
@@ -18,6 +22,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from mastodon import (
@@ -34,11 +39,15 @@ from bot.config import Account
 from bot.errors import PermanentPublishError, PublishError, TransientPublishError
 from bot.logs import log_event, mask
 from bot.post import MASTODON_DEFAULT_LIMITS, OutgoingPost, PlatformLimits, Published
+from bot.publishing.mastodon_media import MediaLimits, MediaUploader, api_version, media_limits
 
 log = logging.getLogger("bot.publishing.mastodon")
 T = TypeVar("T")
 REQUEST_TIMEOUT = 30.0
 FIND_PAGES = 5  # how many pages of 40 recent statuses reconciliation looks through
+#: QUOTE_POLICY → quote_approval_policy; sent from API version 7 (Mastodon 4.5) on.
+QUOTE_APPROVAL = {"everyone": "public", "followers": "followers", "nobody": "nobody"}
+QUOTES_FROM_API_VERSION = 7
 
 
 def _status_code(exc: MastodonAPIError) -> int | None:
@@ -62,6 +71,7 @@ class MastodonPublisher:
         *,
         request_timeout: float = REQUEST_TIMEOUT,
         clock: Callable[[], float] = time.time,
+        image_root: Path | None = None,
     ) -> None:
         if not account.api_base_url or account.access_token is None:
             raise PermanentPublishError(f"account {account.name}: no Mastodon instance or token")
@@ -76,7 +86,10 @@ class MastodonPublisher:
             user_agent="leavex-bot/0.1",
         )
         self._limits: PlatformLimits | None = None
+        self._media_limits = MediaLimits()
+        self._api_version = 0
         self._account_id: str | int | None = None
+        self.media = MediaUploader(self.client, self._translate, account.name, image_root)
 
     # -- errors -------------------------------------------------------------------------------
 
@@ -142,16 +155,31 @@ class MastodonPublisher:
                 continue
             limits = _limits_from(info)
             if limits is not None:
+                self._media_limits = media_limits(info)
+                self._api_version = api_version(info) if version == "v2" else 0
                 return limits
         return MASTODON_DEFAULT_LIMITS
 
+    @property
+    def api_version(self) -> int:
+        """``api_versions.mastodon`` of the instance (0: older than 4.3, or unknown)."""
+        _ = self.limits
+        return self._api_version
+
     def publish(self, post: OutgoingPost) -> Published:
+        options: dict[str, Any] = {}
+        _ = self.limits  # the instance's media limits and API version come with them
+        if self.account.media:
+            options["media_ids"] = self.media.media_ids(post, self._media_limits) or None
+        if self._api_version >= QUOTES_FROM_API_VERSION:
+            options["quote_approval_policy"] = QUOTE_APPROVAL[self.account.quote_policy]
         with self._translate("POST /api/v1/statuses"):
             status = self.client.status_post(
                 post.text,
                 language=post.language,
                 visibility=self.account.visibility,
                 idempotency_key=post.key,
+                **options,
             )
         return Published(remote_id=str(status["id"]), url=status.get("url") or status.get("uri"))
 
@@ -207,6 +235,20 @@ class MastodonPublisher:
             "max_characters": limits.max_graphemes,
             "characters_reserved_per_url": limits.url_length,
         }
+
+    def bot_mark(self) -> tuple[str, bool]:
+        """The account's handle and whether it is marked as automated (the ``bot`` flag)."""
+        with self._translate("GET /api/v1/accounts/verify_credentials"):
+            me = self.client.account_verify_credentials()
+        return f"@{me['acct']}", bool(me.get("bot"))
+
+    def mark_bot(self) -> bool:
+        """Set the ``bot`` flag (other profile fields stay); ``False`` if it was set already."""
+        if self.bot_mark()[1]:
+            return False
+        with self._translate("PATCH /api/v1/accounts/update_credentials"):
+            self.client.account_update_credentials(bot=True)
+        return True
 
     def close(self) -> None:
         session = getattr(self.client, "session", None)

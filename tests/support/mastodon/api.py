@@ -23,6 +23,7 @@ from tests.support.mastodon.model import (
     Result,
     as_int,
     json_bytes,
+    truthy,
 )
 from tests.support.mastodon.statuses import StatusActions
 
@@ -72,6 +73,8 @@ class ApiRoutes(StatusActions):
                 ("Vary", "Authorization, Origin"),
                 ("X-Request-Id", str(uuid.uuid4())),
             ]
+            if request.path.startswith("/system/"):
+                return self._media_file_response(request.path, headers)
             if not request.path.startswith("/api/"):
                 return self._json(404, {"error": "Not Found"}, headers)
 
@@ -110,6 +113,14 @@ class ApiRoutes(StatusActions):
                 headers = [h for h in headers if h[0] != "Cache-Control"]
             return self._json(status, payload, headers + extra + rate_headers)
 
+    def _media_file_response(self, path: str, headers: list[tuple[str, str]]) -> Response:
+        """An uploaded file, as the media entity's ``url`` and ``preview_url`` name it."""
+        found = regex.fullmatch(r"/system/media_attachments/(\d+)/(?:original|small)", path)
+        media = self._media.get(int(found.group(1))) if found else None
+        if media is None:
+            return self._json(404, {"error": "Not Found"}, headers)
+        return Response(200, media.data, [("Content-Type", media.mime_type)])
+
     def _route(
         self, request: Request, account: Account | None, token: str | None, now: datetime
     ) -> Result:
@@ -130,6 +141,9 @@ class ApiRoutes(StatusActions):
 
     def _routes(self) -> list[tuple[str, regex.Pattern[str], Callable[[Call], Result]]]:
         return [
+            ("POST", regex.compile(r"/api/v2/media"), self._api_upload_media),
+            ("GET", _route("media/([^/]+)"), self._api_get_media),
+            ("PATCH", _route("accounts/update_credentials"), self._api_update_credentials),
             ("GET", _route("accounts/verify_credentials"), self._api_verify_credentials),
             ("GET", _route("accounts/lookup"), self._api_lookup_account),
             ("GET", _route("accounts/([^/]+)"), self._api_get_account),
@@ -142,6 +156,15 @@ class ApiRoutes(StatusActions):
 
     def _api_verify_credentials(self, call: Call) -> Result:
         return 200, self._credential_account(self._require(call.account)), []
+
+    def _api_update_credentials(self, call: Call) -> Result:
+        account = self._require(call.account)
+        params = call.request.params
+        if "bot" in params:
+            account.bot = truthy(params["bot"])
+        if "display_name" in params:
+            account.display_name = str(params["display_name"])
+        return 200, self._credential_account(account), []
 
     def _api_lookup_account(self, call: Call) -> Result:
         acct = (call.request.query.get("acct") or [""])[-1].lstrip("@")

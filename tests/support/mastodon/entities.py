@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support.mastodon.media import MediaActions
 from tests.support.mastodon.model import Account, Status, iso_ms
 from tests.support.mastodon.state import ServerState
 
@@ -24,7 +25,7 @@ _POLLS = {
 }
 
 
-class EntityViews(ServerState):
+class EntityViews(ServerState, MediaActions):
     """Renders the state as the entities Mastodon 4.6.4 answers with (shapes as recorded)."""
 
     def _account_entity(self, account: Account) -> dict[str, Any]:
@@ -134,7 +135,7 @@ class EntityViews(ServerState):
         entity.update(
             {
                 "account": self._account_entity(status.account),
-                "media_attachments": [],
+                "media_attachments": [self._media_entity(self._media[i]) for i in status.media_ids],
                 "mentions": [dict(m) for m in status.mentions],
                 "tags": [dict(t) for t in status.tags],
                 "emojis": [],
@@ -142,14 +143,21 @@ class EntityViews(ServerState):
                 "quote": None,
                 "card": None,
                 "poll": None,
-                "quote_approval": {
-                    "automatic": ["public"] if public else [],
-                    "manual": [],
-                    "current_user": "automatic" if public or owned else "denied",
-                },
+                "quote_approval": self._quote_approval(status, public, owned),
             }
         )
         return entity
+
+    @staticmethod
+    def _quote_approval(status: Status, public: bool, owned: bool) -> dict[str, Any]:
+        """Who may quote: the policy the status was posted with, limited by its visibility."""
+        allowed = {"public": ["public"], "followers": ["followers"], "nobody": []}
+        automatic = allowed.get(status.quote_policy, ["public"]) if public else []
+        return {
+            "automatic": automatic,
+            "manual": [],
+            "current_user": "automatic" if owned or "public" in automatic else "denied",
+        }
 
     def _mention_entity(self, username: str, domain: str | None) -> dict[str, Any] | None:
         if domain is not None and domain.lower() not in (self.domain, "127.0.0.1", "localhost"):
@@ -202,10 +210,14 @@ class EntityViews(ServerState):
                 },
                 "statuses": self._statuses_configuration(),
                 "media_attachments": {
-                    "description_limit": 10000,
-                    "image_matrix_limit": 33177600,
-                    "image_size_limit": 16777216,
-                    "supported_mime_types": list(_MIME_TYPES),
+                    "description_limit": self.media_description_limit,
+                    "image_matrix_limit": self.image_matrix_limit,
+                    "image_size_limit": self.image_size_limit,
+                    "supported_mime_types": [
+                        t
+                        for t in _MIME_TYPES
+                        if not t.startswith("image/") or t in self.supported_image_types
+                    ],
                     "video_frame_rate_limit": 120,
                     "video_matrix_limit": 8294400,
                     "video_size_limit": 103809024,
@@ -226,7 +238,7 @@ class EntityViews(ServerState):
                 "min_age": None,
                 "url": None,
             },
-            "api_versions": {"mastodon": 11},
+            "api_versions": {"mastodon": self.api_version},
             "wrapstodon": None,
             "contact": {"email": "", "account": None},
             "rules": [],

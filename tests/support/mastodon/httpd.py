@@ -108,6 +108,8 @@ class Handler(BaseHTTPRequestHandler):
             if not isinstance(decoded, dict):
                 raise ValueError("JSON body must be an object")
             return decoded
+        if content_type == "multipart/form-data":
+            return _multipart(self.headers.get("Content-Type", ""), body)
         if content_type in ("", "application/x-www-form-urlencoded"):
             form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
             return {k: v if k.endswith("[]") else v[-1] for k, v in form.items()}
@@ -212,3 +214,35 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
+    """A multipart/form-data body: fields as strings, files as ``{"filename", "content_type",
+    "data"}`` (Rails' UploadedFile, roughly)."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + body
+    )
+    if not message.is_multipart():
+        raise ValueError("not a multipart body")
+    params: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        data = part.get_payload(decode=True) or b""
+        assert isinstance(data, bytes)
+        filename = part.get_filename()
+        if filename is not None:
+            params[name] = {
+                "filename": filename,
+                "content_type": part.get_content_type(),
+                "data": data,
+            }
+        elif name.endswith("[]"):
+            params.setdefault(name, []).append(data.decode("utf-8"))
+        else:
+            params[name] = data.decode("utf-8")
+    return params

@@ -151,6 +151,9 @@ class Status:
     in_reply_to_account_id: int | None = None
     replies_count: int = 0
     deleted: bool = False
+    media_ids: list[int] = field(default_factory=list)
+    #: quote_approval_policy: public | followers | nobody (Mastodon 4.5, API version 7)
+    quote_policy: str = "public"
 
 
 @dataclass

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from tests.support.mastodon.media import Media
 from tests.support.mastodon.model import Account, RateLimit, Status, iso_us, utcnow
 
 __all__ = ["ServerState"]
@@ -41,6 +42,9 @@ class ServerState:
         self._accounts: dict[int, Account] = {}
         self._tokens: dict[str, Account] = {}
         self._statuses: dict[int, Status] = {}
+        self._media: dict[int, Media] = {}
+        #: ``api_versions.mastodon`` in /api/v2/instance (7 and up: quote_approval_policy)
+        self.api_version = 11
         self._idempotency: dict[tuple[int, str], tuple[int, datetime]] = {}
         self._counters: dict[tuple[str, str, int], int] = {}
         self._last_id = 0

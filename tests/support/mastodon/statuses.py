@@ -134,14 +134,12 @@ class StatusActions(EntityViews):
             detail = messages[message_key].format(**values)
             return ApiError(422, messages["validation"].format(detail))
 
-        media = params.get("media_ids[]", params.get("media_ids"))
-        if media:
-            ids = media if isinstance(media, list) else [media]
-            raise ApiError(
-                422,
-                f"Media {', '.join(str(i) for i in ids)} not found or already attached "
-                "to another post (the test server does not support media)",
-            )
+        attached = self._attachable(account, params.get("media_ids[]", params.get("media_ids")))
+        quote_policy = str(params.get("quote_approval_policy") or "public")
+        if self.api_version < 7:
+            quote_policy = "public"  # older servers ignore the parameter
+        elif quote_policy not in ("public", "followers", "nobody"):
+            raise ApiError(422, "Validation failed: Quote approval policy is invalid")
         if any(k == "poll" or k.startswith("poll[") for k in params):
             raise ApiError(422, "Validation failed: polls are not supported by the test server")
         if params.get("scheduled_at"):
@@ -153,7 +151,7 @@ class StatusActions(EntityViews):
             raise invalid("visibility")
         text = str(params.get("status") or "").strip(RUBY_STRIP)
         spoiler_text = str(params.get("spoiler_text") or "").strip(RUBY_STRIP)
-        if not text or text.isspace():
+        if (not text or text.isspace()) and not attached:
             raise invalid("blank")
         length = count_status_length(
             text, spoiler_text, url_length=self.characters_reserved_per_url
@@ -200,7 +198,11 @@ class StatusActions(EntityViews):
             application=account.app_name,
             in_reply_to_id=parent.id if parent else None,
             in_reply_to_account_id=parent.account.id if parent else None,
+            media_ids=[m.id for m in attached],
+            quote_policy=quote_policy,
         )
+        for media in attached:
+            media.status_id = status.id
         if parent is not None:
             parent.replies_count += 1
         self._statuses[status.id] = status

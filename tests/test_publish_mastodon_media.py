@@ -1,0 +1,192 @@
+"""Mastodon: the post's picture as media with its alt text, within the instance's limits; a
+setting turns it off; exactly once across a crash between upload and status; quote policy
+only where the instance's API version has it; the bot flag."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from click.testing import CliRunner
+from pydantic import SecretStr
+
+from bot.cli import cli
+from bot.poster import Poster, RetryPolicy
+from bot.publishing.mastodon import MastodonPublisher
+from bot.publishing.mastodon_media import fit_description
+from bot.state import Store
+from tests.helpers import SITE, account, bundled_dataset, renderer
+from tests.support.mastodon_server import MastodonTestServer
+
+TOKEN = "masto-token-media"
+START = dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC)
+
+
+def _env(
+    monkeypatch: pytest.MonkeyPatch, server: MastodonTestServer, url: str, **extra: str
+) -> None:
+    server.add_account(TOKEN, "leavex")
+    monkeypatch.setenv("MASTODON_API_BASE_URL", server.base_url)
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("SITE_BASE_URL", SITE)
+    monkeypatch.setenv("DATABASE_URL", url)
+    for key, value in extra.items():
+        monkeypatch.setenv(key, value)
+
+
+def _post(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["post", *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def _account(server: MastodonTestServer, **overrides: object) -> object:
+    return account(
+        name="m",
+        api_base_url=server.base_url,
+        access_token=SecretStr(TOKEN),
+        languages=("fr",),
+        **overrides,
+    )
+
+
+def _status_form(server: MastodonTestServer) -> list[dict[str, object]]:
+    return [r.form for r in server.requests if r.path == "/api/v1/statuses" and r.method == "POST"]
+
+
+def test_post_attaches_the_picture_with_alt_text_and_focus(
+    monkeypatch: pytest.MonkeyPatch, mastodon: MastodonTestServer, sqlite_url: str
+) -> None:
+    """`leavex-bot post` uploads the share card (POST /api/v2/media) with the alt text in the
+    post's language and the focal point, and the status carries it; the file is the card."""
+    _env(monkeypatch, mastodon, sqlite_url, POST_LANGUAGES="de")
+    code, output = _post("--slot", START.isoformat())
+    assert code == 0, output
+    [status] = mastodon.statuses("leavex")
+    [media] = status["media_attachments"]
+    assert status["language"] == "de"
+    assert media["description"].startswith("Karte des Netzwerks LeaveX: ")
+    assert media["meta"]["focus"] == {"x": 0.0, "y": 0.15}
+    stored = mastodon.media_file(int(media["id"]))
+    assert stored is not None
+    assert stored.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (stored.width, stored.height) == (1200, 630)
+    assert [r.path for r in mastodon.requests if r.method == "POST"] == [
+        "/api/v2/media",
+        "/api/v1/statuses",
+    ]
+
+
+def test_media_setting_off_posts_text_only(
+    monkeypatch: pytest.MonkeyPatch, mastodon: MastodonTestServer, sqlite_url: str
+) -> None:
+    """MASTODON_MEDIA=false: no upload, no media (Mastodon then shows its link preview)."""
+    _env(monkeypatch, mastodon, sqlite_url, MASTODON_MEDIA="false")
+    assert _post("--slot", START.isoformat())[0] == 0
+    [status] = mastodon.statuses("leavex")
+    assert status["media_attachments"] == []
+    assert not [r for r in mastodon.requests if r.path == "/api/v2/media"]
+
+
+def test_a_picture_over_the_instance_limits_is_left_out(
+    monkeypatch: pytest.MonkeyPatch, mastodon: MastodonTestServer, sqlite_url: str
+) -> None:
+    """An instance that takes smaller files or other types gets the post without media."""
+    mastodon.image_size_limit = 1000
+    _env(monkeypatch, mastodon, sqlite_url)
+    assert _post("--slot", START.isoformat())[0] == 0
+    mastodon.image_size_limit = 16 * 1024 * 1024
+    mastodon.supported_image_types = ("image/jpeg",)
+    assert _post("--slot", (START + dt.timedelta(days=1)).isoformat())[0] == 0
+    assert [s["media_attachments"] for s in mastodon.statuses("leavex")] == [[], []]
+    assert not [r for r in mastodon.requests if r.path == "/api/v2/media"]
+
+
+def test_long_alt_text_is_cut_to_the_description_limit(mastodon: MastodonTestServer) -> None:
+    """The alt text is cut at a word, with an ellipsis, to the instance's description limit."""
+    text = "word " * 400
+    cut = fit_description(text, 1500)
+    assert len(cut) <= 1500
+    assert cut.endswith("word…")
+    assert fit_description("short", 1500) == "short"
+
+
+@pytest.mark.parametrize("fault", ["lost_response", "drop"])
+def test_crash_between_upload_and_status_never_makes_a_second_status(
+    mastodon: MastodonTestServer, sqlite_url: str, fault: str
+) -> None:
+    """The first process uploads the picture and then loses the status call (its answer, or
+    the request); a new process resumes the planned post: one status, with a picture."""
+    mastodon.add_account(TOKEN, "leavex")
+    mastodon.inject(fault)  # type: ignore[arg-type]
+    acct = _account(mastodon)
+    with Store(sqlite_url) as store:
+        first = Poster(store, bundled_dataset(), renderer(), retry=RetryPolicy(attempts=1))
+        assert first.run_slot(acct, MastodonPublisher(acct), START)[0].status == "unknown"  # type: ignore[arg-type]
+    with Store(sqlite_url) as store:
+        again = Poster(store, bundled_dataset(), renderer())
+        outcome = again.run_slot(acct, MastodonPublisher(acct), START)[0]  # type: ignore[arg-type]
+        assert outcome.status == "posted"
+        [row] = store.history(limit=10)
+    [status] = mastodon.statuses("leavex")
+    assert row.remote_id == status["id"]
+    [media] = status["media_attachments"]
+    assert media["description"].startswith("Carte du réseau LeaveX")
+    uploads = [r for r in mastodon.requests if r.path == "/api/v2/media"]
+    assert len(uploads) == 2  # one orphan upload: Mastodon discards unattached media
+
+
+def test_retry_in_the_same_process_reuses_the_upload(
+    mastodon: MastodonTestServer, sqlite_url: str
+) -> None:
+    """A retry after a 502 attaches the media uploaded for the first attempt."""
+    mastodon.add_account(TOKEN, "leavex")
+    mastodon.inject("error_502")
+    acct = _account(mastodon)
+    with Store(sqlite_url) as store:
+        poster = Poster(store, bundled_dataset(), renderer())
+        assert poster.run_slot(acct, MastodonPublisher(acct), START)[0].status == "posted"  # type: ignore[arg-type]
+    assert len([r for r in mastodon.requests if r.path == "/api/v2/media"]) == 1
+    assert len(mastodon.statuses("leavex")[0]["media_attachments"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("api_version", "policy", "sent", "automatic"),
+    [
+        (11, "nobody", "nobody", []),
+        (11, "followers", "followers", ["followers"]),
+        (7, "everyone", "public", ["public"]),
+        (6, "nobody", None, ["public"]),
+    ],
+)
+def test_quote_policy_only_where_the_api_version_has_it(
+    mastodon: MastodonTestServer,
+    sqlite_url: str,
+    api_version: int,
+    policy: str,
+    sent: str | None,
+    automatic: list[str],
+) -> None:
+    """QUOTE_POLICY becomes quote_approval_policy from API version 7 on, and is left out
+    before (the server would ignore it; check --online says so)."""
+    mastodon.api_version = api_version
+    mastodon.add_account(TOKEN, "leavex")
+    acct = _account(mastodon, quote_policy=policy)
+    with Store(sqlite_url) as store:
+        poster = Poster(store, bundled_dataset(), renderer())
+        assert poster.run_slot(acct, MastodonPublisher(acct), START)[0].status == "posted"  # type: ignore[arg-type]
+    [form] = _status_form(mastodon)
+    assert form.get("quote_approval_policy") == sent
+    assert mastodon.statuses("leavex")[0]["quote_approval"]["automatic"] == automatic
+
+
+def test_bot_flag_is_read_and_set(mastodon: MastodonTestServer) -> None:
+    """bot_mark reads the bot flag; mark_bot sets it once and keeps the display name."""
+    mastodon.add_account(TOKEN, "leavex")
+    publisher = MastodonPublisher(_account(mastodon))  # type: ignore[arg-type]
+    handle, marked = publisher.bot_mark()
+    assert (handle, marked) == ("@leavex", False)
+    name = mastodon.account("leavex")["display_name"]
+    assert publisher.mark_bot() is True
+    assert publisher.mark_bot() is False
+    assert mastodon.account("leavex")["bot"] is True
+    assert mastodon.account("leavex")["display_name"] == name
