@@ -349,12 +349,60 @@ URL_FRAGMENTS = [
 # An unbalanced "(" ends the path: "https://日本.com/", not "https://日本.com/(https://".
 @example(["https://", "日本", ".com", "/", "(", "https://"])
 def test_url_extraction_matches_twitter_text(parts: list[str]) -> None:
-    """URLs are found exactly where twitter-text's regex (as shipped in Mastodon.py) finds them."""
+    """URLs start, and their scheme and host end, exactly where twitter-text's regex (as
+    shipped in Mastodon.py, the web client's) finds them. Their paths end by the server's own
+    rules, which differ (test_url_paths_end_as_the_server_ends_them)."""
     reference = pytest.importorskip("mastodon._url_regex").url_regex
     text = "".join(parts)
-    expected = [m.group(3) for m in reference.finditer(text) if m.group(4)]
-    found = [e.value for e in _extract_urls(text)]
-    assert found == expected
+    expected = [
+        (m.start(3), m.group(4) + m.group(5)) for m in reference.finditer(text) if m.group(4)
+    ]
+    found = _extract_urls(text)
+    assert [
+        (e.start, e.value[: len(host)]) for e, (_, host) in zip(found, expected, strict=False)
+    ] == expected
+    assert len(found) == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "url"),
+    [
+        ("see https://example.org/日本語/パス today", "https://example.org/日本語/パス"),
+        ("https://example.org/مرحبا.", "https://example.org/مرحبا"),
+        ("“https://example.org/x”, said", "https://example.org/x”"),
+        ("**https://example.org/x**", "https://example.org/x"),
+        ("https://example.org/x~ and", "https://example.org/x"),
+        ("https://example.org/a=", "https://example.org/a"),
+        ("https://example.org/y\u200b today", "https://example.org/y\u200b"),
+        ("(https://en.wikipedia.org/wiki/A_(b))", "https://en.wikipedia.org/wiki/A_(b)"),
+        ("https://example.org/?q=日本", "https://example.org/?q=日本"),
+    ],
+)
+def test_url_paths_end_as_the_server_ends_them(text: str, url: str) -> None:
+    """A URL's path ends where the real server ends it: Mastodon replaces twitter-text's path
+    rules (config/initializers/twitter_regex.rb): any character but white space and < > ( ) ?
+    in a path (CJK, Arabic), no final ! * " ' ; : = , . $ % [ ] ~ & | @ (but a final ” or a
+    zero-width space stays), non-ASCII query characters."""
+    assert [e.value for e in _extract_urls(text)] == [url]
+    assert count_status_length(text) == count_status_length(text.replace(url, "x" * 23))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("@josé@mastodon.social", len("@josé@mastodon.social")),
+        ("@jose@mastodon.social", len("@jose")),
+        ("https://petition.example/aufruf", len("https://petition.example/aufruf")),
+        ("https://👍.com/x", len("https://👍.com/x")),
+        ("\x00 padded \x00", len("padded")),
+        ("कि्या", 2),
+    ],
+)
+def test_counting_follows_the_server(text: str, expected: int) -> None:
+    """Counted as the real server counts: a mention of a non-ASCII user is no mention, a URL
+    with a TLD twitter-text does not know or a host IDNA 2003 refuses (an emoji, unassigned in
+    Unicode 3.2) counts as written, NUL is stripped at the ends, grapheme clusters as ICU."""
+    assert count_status_length(text) == expected
 
 
 def test_empty_status_is_422_blank(api: Mastodon) -> None:

@@ -21,6 +21,7 @@ from bot.post import (
     Platform,
     PlatformLimits,
 )
+from bot.rendering import bluesky_text
 from bot.rendering import text as rt
 from bot.rendering.length import fits
 from bot.rendering.render import Renderer, TemplateSet
@@ -138,7 +139,6 @@ def _known(reason: str) -> pytest.MarkDecorator:
 
 
 _SLOW = pytest.mark.slow
-_MASTODON_URLS = "Mastodon counts a URL as 23 only as twitter-text extracts it; the bot counts"
 
 
 @pytest.mark.parametrize(
@@ -162,69 +162,37 @@ _MASTODON_URLS = "Mastodon counts a URL as 23 only as twitter-text extracts it; 
         for platform in PLATFORMS
     ]
     + [
-        pytest.param(
-            "Texts",
-            "Test http://a.example/x and https://localhost/x",
-            "mastodon",
-            marks=_known(f"{_MASTODON_URLS} 23 for a URL with a non-public TLD"),
-            id="non-public-tld",
-        ),
-        pytest.param(
-            "\x00",
-            "Named NUL, which the dataset accepts",
-            "mastodon",
-            marks=_known(oracle.MASTODON_STRIP),
-            id="nul-at-the-start",
-        ),
-        pytest.param(
-            "Texts",
-            "See https://example.org/日本語/パス today",
-            "mastodon",
-            marks=_known(f"{_MASTODON_URLS} 23 for a URL whose path has CJK characters"),
-            id="cjk-path",
-        ),
-        pytest.param(
-            "Texts",
-            "See https://example.org/x* and https://example.org/y\u200b today",
-            "mastodon",
-            marks=_known(f"{_MASTODON_URLS} * ~ $ & @ | ( [ % or U+200B at a URL's end in it"),
-            id="url-end-mastodon",
-        ),
-        pytest.param(
-            "Texts",
-            "Visit example.com and www.example.org/x today",
-            "bluesky",
-            marks=[_SLOW, _known(oracle.SCHEMELESS_LINK)],
-            id="scheme-less-link",
-        ),
-        pytest.param(
-            "Texts",
-            "Newer Unicode: 0\u1aec",
-            "bluesky",
-            marks=[_SLOW, _known(oracle.NEWER_UNICODE)],
-            id="newer-unicode",
-        ),
-        pytest.param(
-            "Texts",
-            "Not financial advice: $TSLA",
-            "bluesky",
-            marks=[_SLOW, _known(oracle.CASHTAG)],
-            id="cashtag",
-        ),
-        pytest.param(
-            "Texts",
-            "(https://en.wikipedia.org/wiki/A_(b))",
-            "bluesky",
-            marks=[_SLOW, _known(oracle.LINK_END)],
-            id="url-end-bluesky-paren",
-        ),
-        pytest.param(
-            "Texts",
-            "See https://example.org/x… or 'https://example.org/y' or https://example.org/a<b>",
-            "bluesky",
-            marks=[_SLOW, _known(oracle.LINK_END)],
-            id="url-end-bluesky",
-        ),
+        pytest.param(name, text, platform, marks=marks, id=f"{case}-{platform}")
+        for case, name, text in [
+            ("non-public-tld", "Texts", "Test http://a.example/x and https://localhost/x"),
+            ("nul-at-the-start", "\x00", "Named NUL, which the dataset accepts"),
+            ("cjk-path", "Texts", "See https://example.org/日本語/パス today"),
+            ("arabic-path", "Texts", "See https://example.org/مرحبا/عالم."),
+            (
+                "url-end-mastodon",
+                "Texts",
+                "See https://example.org/x* and https://example.org/y\u200b today",
+            ),
+            ("non-ascii-mention", "Texts", "Ask @josé@mastodon.social or @ana@mastodon.social"),
+            ("indic", "Texts", "कि्या क्या क्षत्रिय ক্ষ"),
+            ("ip-literal", "Texts", "Siehe http://[eure-instanz]/about und http://[::1]/x"),
+            ("glued", "Texts", "„https://leavex.eu/zitat“ **https://leavex.eu/x** (a.org/b)"),
+            ("scheme-less", "Texts", "Visit leavex.eu and www.helloquitx.com/fr/appel today"),
+            ("french-tag", "Texts", "Suivez «#LeaveX» et « #ByeByeElon » !"),
+            ("scheme-less-link", "Texts", "Visit example.com and www.example.org/x today"),
+            ("newer-unicode", "Texts", "Newer Unicode: 0\u1aec"),
+            ("cashtag", "Texts", "Not financial advice: $TSLA (or $aapl)."),
+            ("url-end-paren", "Texts", "(https://en.wikipedia.org/wiki/A_(b))"),
+            (
+                "url-end",
+                "Texts",
+                "See https://example.org/x… or 'https://example.org/y' or https://example.org/a<b>",
+            ),
+            ("bom-in-url", "Texts", "See https://example.org/x\ufeffy and https://a.org/\u2028z"),
+            ("long-tag", "Texts", "#" + "👩‍👩‍👧‍👦" * 40 + " and #" + "é" * 64),
+        ]
+        for platform in PLATFORMS
+        for marks in [[_SLOW] if platform == "bluesky" else []]
     ],
 )
 def test_text_as_the_servers_see_it(
@@ -347,15 +315,16 @@ def test_bluesky_short_url() -> None:
 
 def test_hashtag_detection_follows_bluesky_rules() -> None:
     """Hashtags end before punctuation, need a non-digit (an ASCII one: "#१२३" is a tag), end
-    at JavaScript's whitespace, and URLs' fragments are not tags."""
-    segs = rt.segment("Go #LeaveX, #2025 and #juntas! https://a.example/#frag")
-    tags = [s.target for s in segs if s.kind == "tag"]
-    links = [s.target for s in segs if s.kind == "link"]
-    assert tags == ["LeaveX", "juntas"]
+    at JavaScript's whitespace, follow French spacing, and URLs' fragments are not tags;
+    cashtags are tags with their '$'."""
+    text = "Go #LeaveX, #2025 and #juntas! https://a.example/#frag $tsla"
+    tags = [tag.value for tag in bluesky_text.tags(text)]
+    links = [s.target for s in rt.segment(text) if s.kind == "link"]
+    assert tags == ["LeaveX", "juntas", "$TSLA"]
     assert links == ["https://a.example/#frag"]
     # Bluesky's rule is a JavaScript regex: ASCII digits only, JavaScript's whitespace.
-    js = rt.segment("#१२३ a\ufeff#b #c\ufeffd e\x85#f")
-    assert [s.target for s in js if s.kind == "tag"] == ["१२३", "b", "c"]
+    js = bluesky_text.tags(f"#१२३ a\ufeff#b #c\ufeffd e\x85#f «{NNBSP}#LeaveX{NNBSP}»")
+    assert [tag.value for tag in js] == ["१२३", "b", "c", "LeaveX"]
 
 
 def test_trailing_punctuation_is_not_part_of_a_url() -> None:
@@ -379,25 +348,56 @@ def test_trailing_punctuation_is_not_part_of_a_url() -> None:
 def test_facets_use_utf8_byte_offsets() -> None:
     """Facet offsets count UTF-8 bytes, so text before a link with umlauts shifts them."""
     segs = rt.segment("Grüße 👋 #Tag https://a.example")
-    facets = rt.facets(segs)
+    facets = rt.facets(segs, "bluesky")
     raw = "Grüße 👋 #Tag https://a.example".encode()
     assert [raw[f.start : f.end].decode() for f in facets] == ["#Tag", "https://a.example"]
 
 
 def test_shortening_keeps_name_link_and_hashtags() -> None:
-    """A description too long for Bluesky is cut at a word with an ellipsis; the rest stays."""
+    """A description too long for Bluesky keeps its first whole sentences (no ellipsis); the
+    name, the link and the hashtags stay."""
     item = bundled_dataset().by_id["helloquitx"]
     post = renderer().render(item, "en", "bluesky")
     assert post.truncated
-    assert "…" in post.text
+    assert "…" not in post.text
     assert post.text.startswith("HelloQuitX (France)")
     assert "helloquitx.com" in post.text
     body = post.text.split("\n\n")[1]
-    assert body.endswith("…")
-    words = item.description["en"].split(" ")
-    kept = body.removesuffix("…").split(" ")
-    assert kept == [*words[: len(kept)][:-1], kept[-1]]
-    assert words[len(kept) - 1].startswith(kept[-1])
+    description = item.description["en"]
+    assert description.startswith(body)
+    assert body.endswith((".", "!", "?")), body
+    assert description[len(body)] == " "
+
+
+@pytest.mark.parametrize(
+    ("description", "ending"),
+    [
+        ("Sign https://leavex.eu/aufruf-2025- " + "x" * 400, "https://leavex.eu/aufruf-2025-"),
+        ("See #LeaveX, " + "x" * 400, "#LeaveX,"),
+        ("See leavex.eu/a. " + "x" * 400, "leavex.eu/a."),
+        ("Etwa z. B. " + "noch ein Wort " * 60, "…"),
+    ],
+)
+def test_a_cut_never_cuts_a_link_or_tag(description: str, ending: str) -> None:
+    """When not even the first sentence fits, the description is cut at a word with an
+    ellipsis; a link or tag before the cut keeps its last character (the ellipsis gets a space
+    of its own), and no post ends in ".…"."""
+    item = Item.model_validate(
+        {
+            "id": "cut",
+            "kind": "initiative",
+            "name": "Cut",
+            "urls": ["https://example.org/cut"],
+            "description": {"en": description},
+        }
+    )
+    post = renderer().render(item, "en", "mastodon", PlatformLimits(200, url_length=23))
+    body = post.text.split("\n\n")[1]
+    assert body.endswith("…") and not body.endswith(".…"), body
+    kept = body.removesuffix("…").rstrip()
+    assert description.startswith(kept)
+    if ending != "…":
+        assert kept.endswith(ending) and body.endswith(" …"), body
 
 
 _TAGGED_ENDINGS = {
@@ -576,6 +576,8 @@ def test_random_unicode_always_fits(
 
 
 def test_fast_grapheme_path_never_joins_characters() -> None:
+    from bot.rendering import graphemes as gr
+
     """No character in the fast path's set can join a neighbour into one grapheme cluster
     (checked against the Unicode data of the regex module), so counting code points there
     equals counting clusters."""
@@ -585,18 +587,20 @@ def test_fast_grapheme_path_never_joins_characters() -> None:
         r"[\r\p{GCB=Extend}\p{GCB=ZWJ}\p{GCB=SpacingMark}\p{GCB=Prepend}"
         r"\p{GCB=Regional_Indicator}\p{GCB=L}\p{GCB=V}\p{GCB=T}\p{GCB=LV}\p{GCB=LVT}]"
     )
-    simple = [chr(c) for c in range(0x2200) if rt._SIMPLE.fullmatch(chr(c))]
+    simple = [chr(c) for c in range(0x2200) if gr.SIMPLE.fullmatch(chr(c))]
     assert len(simple) > 1500
     assert not [c for c in simple if joiners.match(c)]
     sample = "".join(simple)
-    assert rt.graphemes(sample) == len(rt.GRAPHEME.findall(sample)) == len(sample)
+    assert rt.graphemes(sample) == len(gr.split(sample)) == len(sample)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=80))
 def test_grapheme_count_matches_full_scan(text: str) -> None:
-    """The fast count equals the full \\X count for any text."""
-    assert rt.graphemes(text) == len(rt.GRAPHEME.findall(text))
+    """The fast count equals the full segmentation's count for any text."""
+    from bot.rendering import graphemes as gr
+
+    assert rt.graphemes(text) == len(gr.split(text))
 
 
 def test_localized_strings_are_remembered_between_runs(tmp_path: object) -> None:

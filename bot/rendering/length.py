@@ -1,31 +1,40 @@
-"""How long a post is for a platform, counted the way that platform's server counts it."""
+"""How long a post is for a platform, counted the way that platform's server counts it, and
+why a post that does not fit is too long (characters or, on Bluesky, UTF-8 bytes)."""
 
 from __future__ import annotations
 
 from bot.post import PlatformLimits
+from bot.rendering import mastodon_text
 from bot.rendering import text as rt
+from bot.rendering.graphemes import graphemes
 
 
 def measure(limits: PlatformLimits, text: str) -> int:
-    """The post's length as the platform counts it (Mastodon: every URL as ``url_length``)."""
+    """The post's length as the platform counts it (Mastodon: its URLs as ``url_length``)."""
     if limits.url_length is not None:
-        return rt.mastodon_length(text, limits.url_length)
-    return rt.graphemes(text)
+        return mastodon_text.length(text, limits.url_length)
+    return graphemes(text)
 
 
 def fits(limits: PlatformLimits, text: str) -> bool:
-    if limits.max_bytes is not None and rt.utf8_len(text) > limits.max_bytes:
-        return False
-    return measure(limits, text) <= limits.max_graphemes
+    return excess(limits, text) is None
+
+
+def excess(limits: PlatformLimits, text: str, length: int | None = None) -> str | None:
+    """Why ``text`` does not fit (``None`` if it does): its length in characters, or its size
+    in UTF-8 bytes, against the platform's limit."""
+    length = measure(limits, text) if length is None else length
+    if length > limits.max_graphemes:
+        return f"{length:,} characters; the limit is {limits.max_graphemes:,}"
+    if limits.max_bytes is not None:
+        size_ = rt.utf8_len(text)
+        if size_ > limits.max_bytes:
+            return f"{size_:,} UTF-8 bytes; the limit is {limits.max_bytes:,} bytes"
+    return None
 
 
 def size(limits: PlatformLimits, segments: list[rt.Segment]) -> tuple[int, bool]:
-    """(length, fits) of a post given as segments (the post was split once already)."""
-    if limits.url_length is not None:
-        length = rt.mastodon_segments_length(segments, limits.url_length)
-    else:
-        length = rt.graphemes(rt.join(segments))
-    fits = length <= limits.max_graphemes
-    if fits and limits.max_bytes is not None:
-        fits = rt.utf8_len(rt.join(segments)) <= limits.max_bytes
-    return length, fits
+    """(length, fits) of a post given as segments."""
+    text = rt.join(segments)
+    length = measure(limits, text)
+    return length, excess(limits, text, length) is None

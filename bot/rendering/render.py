@@ -19,9 +19,9 @@ from bot.cards import picture_for
 from bot.dataset import Item
 from bot.errors import RenderError, TemplateError
 from bot.post import DEFAULT_LIMITS, LinkCard, Platform, PlatformLimits, RenderedPost
-from bot.rendering import localized
+from bot.rendering import bluesky_text, localized
 from bot.rendering import text as rt
-from bot.rendering.length import size
+from bot.rendering.length import excess, size
 from bot.rendering.shorten import shorten
 from bot.rendering.templates import KINDS, TemplateSet, error_line
 from bot.rendering.typography import apply as typography
@@ -56,6 +56,20 @@ def _departure_words(date: dt.date, platforms: tuple[str, ...], language: str) -
 
 
 _BLANK_LINES = re.compile(r"\n{3,}")
+_FIRST_WORD = re.compile(r"[^\W\d_]+(?=[\s,;!?]|:(?!//)|$)")
+
+
+def _capitalized(description: str | None) -> str | None:
+    """The description with a lower-case first word upper-cased ("bye bye Elon" → "Bye bye
+    Elon"); a first word with capitals, digits or a dot ("eBay", "leavex.eu") stays."""
+    if not description:
+        return description
+    word = _FIRST_WORD.match(description)
+    if word is None or not word.group().islower() or len(word.group()[0].title()) != 1:
+        return description
+    return description[0].title() + description[1:]
+
+
 _TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
 
 
@@ -102,7 +116,7 @@ class Renderer:
         if item.description and language not in item.description:
             raise RenderError(f"item {item.id!r} has no {language!r} text")
         template = self.templates.get(language, item.kind, platform)
-        description = item.description.get(language)
+        description = _capitalized(item.description.get(language))
         context: dict[str, Any] = {
             "item_id": item.id,
             "kind": item.kind,
@@ -124,14 +138,15 @@ class Renderer:
         truncated = False
         if not fits and description:
             truncated = True
-            segments = shorten(attempt, description, limits, length)
+            segments = shorten(attempt, description, language, limits)
             length, fits = size(limits, segments)
-        if not fits:
-            raise RenderError(
-                f"item {item.id!r} ({language}, {platform}) is {length} characters"
-                f" long without its description; the limit is {limits.max_graphemes}"
-            )
         text = rt.join(segments)
+        if not fits:
+            why = excess(limits, text, length)
+            raise RenderError(
+                f"item {item.id!r} ({language}, {platform}) does not fit even without its"
+                f" description (its name, links and hashtags are never cut): {why}"
+            )
         picture = picture_for(item, language, today, urls[0])
         card = LinkCard(
             urls[0] or "",
@@ -146,7 +161,7 @@ class Renderer:
             platform=platform,
             language=language,
             text=text,
-            facets=tuple(rt.facets(segments)),
+            facets=tuple(rt.facets(segments, platform)),
             length=length,
             limit=limits.max_graphemes,
             truncated=truncated,
@@ -213,8 +228,8 @@ class Renderer:
         description: str | None,
         language: str,
     ) -> list[rt.Segment]:
-        shown = " ".join(filter(None, [context["name"], description]))
-        present = {seg.target.casefold() for seg in rt.segment(shown) if seg.kind == "tag"}
+        shown = typography(language, " ".join(filter(None, [context["name"], description])))
+        present = {tag.value.casefold() for tag in bluesky_text.tags(shown)}
         hashtags = [f"#{tag}" for tag in item.hashtags if tag.casefold() not in present]
         try:
             raw = template.render(context, description=description, hashtags=hashtags)

@@ -1,55 +1,79 @@
-"""Shortening a post that is too long: its description cut at a word, with an ellipsis."""
+"""Shortening a description that does not fit: whole sentences first, else a cut at a word.
+
+Sentences come from ``sentencex`` (Wikimedia's segmenter, which knows German, English and French
+abbreviations such as "z. B.", "e.g." and "p. ex."). Only when not even the first sentence fits
+is the description cut at a word, with an ellipsis. A cut never falls inside a word, so a link,
+a domain, a hashtag or a mention is kept whole; punctuation is taken off the last word before
+the ellipsis only when that word is not one of them (``https://a.example/aufruf-2025-`` keeps
+its ``-``), so a post never ends in ``.…``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+
+import regex
 
 from bot.post import PlatformLimits
 from bot.rendering import text as rt
 from bot.rendering.length import size
 
 ELLIPSIS = "…"
-_CUT_PUNCTUATION = ",;:—–-(«\"'“„ "
+_CUT_PUNCTUATION = ".,;:!?—–-(«\"'“„‚‘ \u00a0\u202f"
+#: A word that is (or holds) a link, a domain, a tag, a cashtag or a mention: never trimmed.
+_PROTECTED = regex.compile(r"://|^[(«“„‚'\"]*[#＃$@]|[\p{L}\p{N}]\.[\p{L}\p{N}]")
+_WORD_END = regex.compile(r"(?<=\S)(?=\s)")
+
+Attempt = Callable[[str | None], list[rt.Segment]]
+
+
+def sentence_ends(description: str, language: str) -> list[int]:
+    """Offsets after each whole sentence but the last, at white space (never inside a word)."""
+    import sentencex  # type: ignore[import-untyped]  # no type information shipped
+
+    pieces = list(sentencex.segment(language, description))
+    if "".join(pieces) != description:
+        return []
+    ends, position = [], 0
+    for piece in pieces[:-1]:
+        position += len(piece)
+        before, after = description[position - 1], description[position]
+        if (before.isspace() or after.isspace()) and description[:position].strip():
+            ends.append(len(description[:position].rstrip()))
+    return sorted(set(ends))
+
+
+def _largest(candidates: list[str], attempt: Attempt, limits: PlatformLimits) -> list[rt.Segment]:
+    """The post with the longest candidate that fits (binary search; ``[]`` if none does)."""
+    best: list[rt.Segment] = []
+    low, high = 0, len(candidates) - 1
+    while low <= high:
+        middle = (low + high) // 2
+        segments = attempt(candidates[middle])
+        if size(limits, segments)[1]:
+            best, low = segments, middle + 1
+        else:
+            high = middle - 1
+    return best
+
+
+def _with_ellipsis(kept: str) -> str:
+    last = kept.rsplit(None, 1)[-1]
+    if _PROTECTED.search(last):
+        return f"{kept} {ELLIPSIS}"  # glued, the ellipsis would join the link or tag
+    trimmed = kept.rstrip(_CUT_PUNCTUATION)
+    return f"{trimmed}{ELLIPSIS}" if trimmed else ""
 
 
 def shorten(
-    attempt: Callable[[str | None], list[rt.Segment]],
-    description: str,
-    limits: PlatformLimits,
-    full_length: int,
+    attempt: Attempt, description: str, language: str, limits: PlatformLimits
 ) -> list[rt.Segment]:
-    """The post with the most words of ``description`` (cut at a word, with an ellipsis) that
-    still fits. The cut is first estimated from how far the full post is over the limit and
-    checked with one render each side; a binary search handles what the estimate misses."""
-    words = description.split(" ")
-
-    def cut(count: int) -> list[rt.Segment]:
-        kept = " ".join(words[:count]).rstrip(_CUT_PUNCTUATION)
-        # After a link the ellipsis gets a space of its own, or it would extend the URL.
-        gap = " " if rt.URL.search(kept.rsplit(" ", 1)[-1]) else ""
-        return attempt(kept + gap + ELLIPSIS)
-
-    def search(low: int, high: int, best: list[rt.Segment]) -> list[rt.Segment]:
-        while low <= high:
-            middle = (low + high) // 2
-            segments = cut(middle)
-            if size(limits, segments)[1]:
-                best, low = segments, middle + 1
-            else:
-                high = middle - 1
+    """The post with as many whole sentences of ``description`` as fit; if none fits, with the
+    most words of it that fit and an ellipsis; if no word fits, without the description."""
+    sentences = [description[:end] for end in sentence_ends(description, language)]
+    best = _largest(sentences, attempt, limits)
+    if best:
         return best
-
-    over = full_length - limits.max_graphemes + 1  # +1 for the ellipsis
-    count, removed = len(words), 0
-    while count > 1 and removed < over:
-        count -= 1
-        removed += rt.graphemes(words[count]) + 1
-    guess = cut(count)
-    if not size(limits, guess)[1]:
-        return search(1, count - 1, attempt(None))
-    if count + 1 >= len(words):
-        return guess
-    longer = cut(count + 1)
-    if not size(limits, longer)[1]:
-        return guess
-    return search(count + 2, len(words) - 1, longer)
+    cuts = [_with_ellipsis(description[: m.start()]) for m in _WORD_END.finditer(description)]
+    best = _largest([cut for cut in cuts if cut], attempt, limits)
+    return best or attempt(None)

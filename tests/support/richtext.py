@@ -46,7 +46,6 @@ from typing import IO, Any, NoReturn, Self
 import regex
 
 from bot.post import Facet, PlatformLimits, RenderedPost
-from bot.rendering import text as rt
 from tests.support import pds
 from tests.support.mastodon_server import count_status_length
 
@@ -268,13 +267,16 @@ def richtext_process(*, timeout: float = TIMEOUT_S) -> Iterator[RichText]:
 
 
 def is_display_of(shown: str, uri: str) -> bool:
-    """Whether ``shown`` is how a Bluesky app may display a link to ``uri``: the URI without
-    its scheme (and a leading ``www.``; a bare "/" path may be left out, as the apps do), the
-    whole host always, and either the whole rest or a cut of it marked with a final "…"."""
-    scheme, sep, rest = uri.partition("://")
+    """Whether ``shown`` is how a Bluesky app may display a link to ``uri``: the URI itself,
+    or without its scheme (and a leading ``www.``; a bare "/" path may be left out, as the apps
+    do), the whole host always, and either the whole rest or a cut of it marked with a final
+    "…"."""
+    scheme, sep, written = uri.partition("://")
     if not sep or scheme.lower() not in ("http", "https"):
         return False
-    rest = rest.removeprefix("www.")
+    if shown in (uri, written):  # written out, or as the apps link a domain without scheme
+        return True
+    rest = written.removeprefix("www.")
     host = regex.match(r"[^/?#]*", rest)
     assert host is not None
     after = rest[host.end() :]
@@ -291,34 +293,16 @@ def is_display_of(shown: str, uri: str) -> bool:
     )
 
 
-#: Known disagreements between the bot and the servers' rules, each pinned by a
-#: strict xfail case in tests/test_rendering.py (test_text_as_the_servers_see_it); the issue
-#: "Text exactly as the servers see it" is to remove them.
-SCHEMELESS_LINK = (
-    "scheme-less link: RichText links a bare domain (example.com, www.example.com) that the"
-    " bot leaves as plain text"
-)
-MASTODON_LINK = (
-    "Mastodon link: Mastodon counts a URL as url_length only as far as twitter-text sees it"
-    " (a public TLD, path characters it knows, not ending in * ~ $ & @ | ( [ % or a zero-width"
-    " space); the bot counts every http(s) URL whole"
-)
-#: What Ruby's String#strip removes, which Mastodon applies before counting.
-RUBY_STRIP = " \t\n\v\f\r\0"
-MASTODON_STRIP = (
-    "Mastodon strip: Mastodon counts the text without NUL characters at its ends (Ruby's"
-    " strip); the bot keeps and counts them (the dataset accepts a name of NUL)"
-)
-NEWER_UNICODE = (
-    "newer Unicode: the bot counts graphemes with the regex module's Unicode data, which knows"
-    " characters that Node's ICU (the Bluesky server's) does not (e.g. U+1AEC, a combining"
-    " mark that the bot joins to the character before and RichText counts on its own)"
-)
-CASHTAG = "cashtag: RichText makes $TSLA a tag; the bot makes no cashtag facets"
-LINK_END = (
-    "link end: RichText's link runs on over characters right after a URL that the bot, like"
-    " twitter-text, leaves out (')' when the URL has a '(', ' … < > \")"
-)
+#: What a link facet may leave out where RichText's detection runs on (issue 11: "targets
+#: without glued quotes/emphasis"): a URL never ends with sentence punctuation, a closing quote
+#: or bracket it did not open, emphasis or an ellipsis, and holds no < > ". Bluesky shows a
+#: post's facets as sent, so the bot's link goes to the URL alone.
+GLUED = ".,;:!?'\"»«)]}…“”‘’‚„‹›*~「」<>"
+#: app.bsky.richtext.facet#tag's maxLength (UTF-8 bytes): the PDS refuses a longer tag facet.
+MAX_TAG_BYTES = 640
+#: Known disagreements between the bot and the servers' rules (none is left of those the
+#: issue "Text exactly as the servers see it" listed; a new one would be pinned by a strict
+#: xfail case in tests/test_rendering.py test_text_as_the_servers_see_it).
 
 
 class KnownDisagreement(Exception):
@@ -373,62 +357,38 @@ def facet_problems(text: str, facets: Sequence[Facet], seen: Detected) -> list[D
                 Disagreement(f"link text {shown(start, end)!r} does not show {facet.value!r}")
             )
         if overlapping and (detected is None or detected.kind != "link"):
-            runs_on = [
+            glued = [
                 f
                 for f in overlapping
                 if f.kind == "link"
                 and f.start == start
                 and f.end > end
                 and not regex.search(r"\s", shown(end, f.end))
+                and shown(end, f.end)[0] in GLUED
             ]
+            if glued == overlapping:
+                continue  # the apps' link would take in a closing quote: the bot's is the URL
             problems.append(
                 Disagreement(
                     f"link facet {shown(start, end)!r} at {start}:{end}: RichText detects"
-                    f" {overlapping} instead",
-                    LINK_END if runs_on == overlapping else None,
+                    f" {overlapping} instead"
                 )
             )
     for (start, end), found in theirs.items():
         if any(f.start < end and start < f.end for f in facets):
             continue
-        known = None
-        if found.kind == "link" and "://" not in shown(start, end):
-            known = SCHEMELESS_LINK
-        elif found.kind == "tag" and found.value.startswith("$"):
-            known = CASHTAG
+        if found.kind == "tag" and len(found.value.encode("utf-8")) > MAX_TAG_BYTES:
+            continue  # the lexicon refuses such a tag facet: the bot leaves it plain text
         problems.append(
             Disagreement(
                 f"RichText detects {found.kind} {shown(start, end)!r} ({found.value!r}) at"
-                f" {start}:{end}; the bot made no facet there",
-                known,
+                f" {start}:{end}; the bot made no facet there"
             )
         )
     return problems
 
 
 # -- a rendered post against the servers' rules ---------------------------------------------
-
-
-def _links_explained(text: str, url_length: int) -> int:
-    """How much more Mastodon counts ``text`` than the bot because of links twitter-text does
-    not see whole: each bot link counted alone by Mastodon, minus ``url_length``."""
-    return sum(
-        count_status_length(s.target, url_length=url_length) - url_length
-        for s in rt.segment(text)  # only to name the links: the counting is Mastodon's
-        if s.kind == "link"
-    )
-
-
-def _mastodon_known(post: RenderedPost, counted: int, url_length: int) -> str | None:
-    """The known disagreements that explain Mastodon's count exactly, if they do."""
-    links = _links_explained(post.text, url_length)
-    stripped = post.text.strip(RUBY_STRIP)
-    start = post.text.index(stripped) if stripped else len(post.text)
-    ends = post.text[:start] + post.text[start + len(stripped) :]
-    causes = [cause for cause, amount in ((MASTODON_LINK, links), (MASTODON_STRIP, ends)) if amount]
-    if causes and counted == post.length + links - len(regex.findall(r"\X", ends)):
-        return "; ".join(causes)
-    return None
 
 
 def post_disagreements(
@@ -441,15 +401,14 @@ def post_disagreements(
     (:func:`facet_problems`). ``seen`` is RichText's view of ``post.text`` (it may be ``None``
     for a post whose URLs count as ``url_length`` on Mastodon)."""
     problems: list[Disagreement] = []
+    known = None
     if limits.url_length is not None:
         counted = count_status_length(post.text, url_length=limits.url_length)
-        known = _mastodon_known(post, counted, limits.url_length)
         name = "Mastodon"
     else:
         if seen is None:
             raise ValueError("RichText's view is needed for a post counted in graphemes")
-        newer = any(regex.match(r"\p{Assigned}", c) for c in seen.unassigned)
-        counted, known, name = seen.graphemes, NEWER_UNICODE if newer else None, "RichText"
+        counted, name = seen.graphemes, "RichText"
     if counted != post.length:
         problems.append(Disagreement(f"{name} counts {counted}, the bot {post.length}", known))
     if counted > limits.max_graphemes:

@@ -8,12 +8,14 @@ checks it against ``max_characters``; :func:`render_status_content` renders it t
 
 from __future__ import annotations
 
+import stringprep
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import regex
+import unicode_segmentation_rs
 
 from tests.support.mastodon.tlds import TLDS
 
@@ -33,17 +35,29 @@ _LATIN_ACCENTS = (
 _DOMAIN_CHAR = (
     r"[^\s\p{Z}!-/:-@\[-`{-~\uFFFE\uFEFF\uFFFF\u202A-\u202E\u061C\u200E\u200F\u2066-\u2069]"
 )
-# twitter-text's valid_general_url_path_chars.  Parentheses are not among them: a path only
-# takes them balanced (see _BALANCED_PARENS), so "https://a.com/(x" ends at "https://a.com/".
-_PATH_CHAR = rf"[a-z\u0400-\u04ff0-9!*';:=+,.$/%#\[\]\-\u2013_~@|&{_LATIN_ACCENTS}]"
-# valid_url_balanced_parens: "(...)", or one nested level "(..(..)..)" (Wikipedia, IIS, Rdio).
+# The real server's path rules: Mastodon replaces twitter-text's in
+# config/initializers/twitter_regex.rb. A path character is anything but white space and
+# < > ( ) ? (so CJK and Arabic paths are whole URLs); parentheses only balanced, so
+# "https://a.com/(x" ends at "https://a.com/".
+_PATH_CHAR = r"[^\p{White_Space}<>()?]"
 _BALANCED_PARENS = rf"\((?:{_PATH_CHAR}+|{_PATH_CHAR}*\({_PATH_CHAR}+\){_PATH_CHAR}*)\)"
-# valid_url_path_ending_chars: a path does not end in punctuation ("see https://a.com/x.").
-_PATH_END = rf"(?:[a-z\u0400-\u04ff0-9=_#/+\-{_LATIN_ACCENTS}]|{_BALANCED_PARENS})"
-# valid_url_path: pieces that each end in an ending character, or "@name/".
-_PATH_PIECE = rf"(?:{_PATH_CHAR}*(?:{_BALANCED_PARENS}{_PATH_CHAR}*)*{_PATH_END}|@{_PATH_CHAR}+/)"
-# valid_url_query_chars, then valid_url_query_ending_chars.
-_QUERY = r"\?[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]*[a-z0-9\-_&=#/]"
+# Mastodon's valid_url_path_ending_chars: not white space or ( ) ? ! * " ' 「 」 < > ; : = , . $ %
+# [ ] ~ & | @. Its alternative of balanced parentheses was interpolated before the initializer
+# replaced them, so it is twitter-text's own (with twitter-text's narrow path characters).
+_TT_PATH_CHAR = rf"[a-z\u0400-\u04ff0-9!*';:=+,.$/%#\[\]\p{{Pd}}_~@|&{_LATIN_ACCENTS}]"
+_TT_PARENS = rf"\((?:{_TT_PATH_CHAR}+|{_TT_PATH_CHAR}*\({_TT_PATH_CHAR}+\){_TT_PATH_CHAR}*)\)"
+_PATH_END = rf"(?:[^\p{{White_Space}}()?!*\"'「」<>;:=,.$%\[\]~&|@]|{_TT_PARENS})"
+# valid_url_path: pieces that each end in an ending character, or path characters and "/".
+_PATH_PIECE = rf"(?:{_PATH_CHAR}*(?:{_BALANCED_PARENS}{_PATH_CHAR}*)*{_PATH_END}|{_PATH_CHAR}+/)"
+# Mastodon's valid_url_query_chars and _ending_chars also take the non-ASCII UCHARS of RFC 3987.
+_UCHARS = (
+    "\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef\U00010000-\U0001fffd\U00020000-\U0002fffd"
+    "\U00030000-\U0003fffd\U00040000-\U0004fffd\U00050000-\U0005fffd\U00060000-\U0006fffd"
+    "\U00070000-\U0007fffd\U00080000-\U0008fffd\U00090000-\U0009fffd\U000a0000-\U000afffd"
+    "\U000b0000-\U000bfffd\U000c0000-\U000cfffd\U000d0000-\U000dfffd\U000e1000-\U000efffd"
+    "\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd"
+)
+_QUERY = rf"\?[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|^{_UCHARS}]*[a-z0-9\-_&=#/{_UCHARS}]"
 
 _DOMAIN_LABEL = rf"{_DOMAIN_CHAR}(?:[_\-]*+{_DOMAIN_CHAR})*+"
 # Longest TLDs first; the TLD is part of the pattern so that "example.co.ukx" backtracks to
@@ -73,7 +87,7 @@ _HASHTAG_RE = regex.compile(
     r"|\w*\p{Alpha}\w*)",
     regex.IGNORECASE,
 )
-_GRAPHEME_RE = regex.compile(r"\X")
+_LATIN_ACCENT_RE = regex.compile(rf"[{_LATIN_ACCENTS}]")
 _URL_PREFIX_RE = regex.compile(r"\A(?:https?://(?:www\.)?)", regex.IGNORECASE)
 _HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"})
 # Ruby's String#strip removes ASCII whitespace and NUL.
@@ -96,14 +110,19 @@ def _html_escape(text: str) -> str:
 
 def extract_urls(text: str) -> list[_Entity]:
     """The http(s) URLs twitter-text finds in ``text`` (real TLDs only), in order."""
-    return [_Entity(m.start(), m.end(), "url", m.group()) for m in _URL_RE.finditer(text)]
+    return [
+        _Entity(m.start(), m.end(), "url", m.group())
+        for m in _URL_RE.finditer(text)
+        if _idna_ok(m.group("labels") + m.group("tld"))
+    ]
 
 
 def _extract_mentions(text: str) -> list[_Entity]:
     entities: list[_Entity] = []
     for match in _MENTION_RE.finditer(text):
         after = text[match.end() :]
-        if after.startswith(("@", "\uff20", "://")):
+        # twitter-text's end_mention_match: "@josé@mastodon.social" is no mention of "@jos".
+        if after.startswith(("@", "\uff20", "://")) or _LATIN_ACCENT_RE.match(after):
             continue
         entities.append(
             _Entity(
@@ -134,7 +153,20 @@ def _remove_overlapping(entities: list[_Entity]) -> list[_Entity]:
 
 
 def _graphemes(text: str) -> int:
-    return len(_GRAPHEME_RE.findall(text))
+    # Grapheme clusters as ICU counts them (Ruby's each_grapheme_cluster agrees where the
+    # regex module's \X does not, e.g. 2 clusters in "कि्या"); tests/test_mastodon_server.py
+    # checks this count against Node's Intl.Segmenter.
+    return len(unicode_segmentation_rs.graphemes(text, True))
+
+
+def _idna_ok(domain: str) -> bool:
+    """twitter-text's is_valid_domain: ``IDN::Idna.toASCII`` (libidn, IDNA 2003, unassigned
+    code points refused) must succeed."""
+    try:
+        domain.encode("idna")
+    except UnicodeError:
+        return False
+    return not any(stringprep.in_table_a1(char) for char in domain)
 
 
 def count_status_length(text: str, spoiler_text: str = "", *, url_length: int = 23) -> int:
