@@ -106,6 +106,10 @@ def test_every_item_and_language_is_published(
         main_url = renderer().absolute(item.url)
         assert record.embed.external.uri == main_url
         assert record.embed.external.title == item.name_in(row.language)
+        thumb = record.embed.external.thumb  # the share card
+        assert thumb is not None
+        assert thumb.mime_type == "image/png"
+        assert 0 < thumb.size <= 1_000_000
         raw = record.text.encode("utf-8")
         assert record.facets
         links, tags = [], []

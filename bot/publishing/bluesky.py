@@ -7,7 +7,11 @@
 - **Logins are rare**: see :mod:`bot.publishing.bluesky_session`.
 - **Create once**: the record key (a TID) is chosen before the call and stored with the planned
   post. The record is written with ``putRecord`` and an explicit JSON ``"swapRecord": null``, which
-  the server accepts only if the key is free, so a retry can never make a second post.
+  the server accepts only if the key is free, so a retry can never make a second post. With a
+  REPLY_POLICY or QUOTE_POLICY, the post, its threadgate and its postgate are created at that
+  key in one ``applyWrites`` commit (:mod:`bot.publishing.bluesky_records`); a repeat fails
+  there too, and finding the post at its key means all three exist.
+- **Bot mark**: :mod:`bot.publishing.bluesky_profile`.
 """
 
 from __future__ import annotations
@@ -22,10 +26,19 @@ from bot.config import Account
 from bot.errors import PermanentPublishError, TransientPublishError
 from bot.logs import log_event
 from bot.post import BLUESKY_LIMITS, LinkCard, OutgoingPost, PlatformLimits, Published
+from bot.publishing.bluesky_profile import is_marked, mark_bot, read_profile
+from bot.publishing.bluesky_records import (
+    POST_COLLECTION,
+    POSTGATE,
+    THREADGATE,
+    creates,
+    gate_records,
+    now_iso,
+    post_record,
+)
 from bot.publishing.bluesky_session import REQUEST_TIMEOUT, BlueskySession, SessionVault
 
 log = logging.getLogger("bot.publishing.bluesky")
-POST_COLLECTION = "app.bsky.feed.post"
 MAX_THUMB_BYTES = 1_000_000
 
 __all__ = ["BlueskyPublisher", "SessionVault"]
@@ -66,46 +79,55 @@ class BlueskyPublisher:
     # -- publishing ---------------------------------------------------------------------------
 
     def publish(self, post: OutgoingPost) -> Published:
-        record: dict[str, Any] = {
-            "$type": POST_COLLECTION,
-            "text": post.text,
-            "createdAt": dt.datetime.now(dt.UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
-            "langs": [post.language],
-        }
-        facets = [_facet(f.start, f.end, f.kind, f.value) for f in post.facets]
-        if facets:
-            record["facets"] = facets
-        if post.card is not None:
-            embed = self._embed(post.card)
-            if embed is not None:
-                record["embed"] = embed
+        embed = self._embed(post.card) if post.card is not None else None
+        created_at = now_iso()
+        record = post_record(post, embed, created_at)
         did = self.session.did
-        body = {
-            "repo": did,
-            "collection": POST_COLLECTION,
-            "rkey": post.key,
-            "swapRecord": None,  # explicit null: create only if this record key is free
-            "record": record,
-        }
+        uri = f"at://{did}/{POST_COLLECTION}/{post.key}"
+        gates = gate_records(uri, self.account.reply_policy, self.account.quote_policy, created_at)
         try:
-            self.session.call(
-                "putRecord",
-                lambda: self.session.client.invoke_procedure(
-                    "com.atproto.repo.putRecord",
-                    data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-                    headers={"Content-Type": "application/json; charset=utf-8"},
-                    output_encoding="application/json",
-                ),
-            )
-        except PermanentPublishError as exc:
-            # InvalidSwap: a record already sits at our key. We chose the key, so it is our post
-            # from an earlier attempt whose response was lost: that is success, not a duplicate.
-            if "InvalidSwap" not in str(exc) or not self.exists(post.key):
+            if gates:
+                self._write(
+                    "applyWrites",
+                    {"repo": did, "writes": creates(post.key, {POST_COLLECTION: record, **gates})},
+                )
+            else:
+                self._write(
+                    "putRecord",
+                    {
+                        "repo": did,
+                        "collection": POST_COLLECTION,
+                        "rkey": post.key,
+                        "swapRecord": None,  # explicit null: create only if this key is free
+                        "record": record,
+                    },
+                )
+        except (PermanentPublishError, TransientPublishError):
+            # A record at our key is our post from an earlier attempt whose answer was lost
+            # (putRecord says InvalidSwap, applyWrites a 500): success, not a duplicate. We
+            # chose the key, so it can only be ours; applyWrites wrote its gates with it.
+            if not self._exists_quietly(post.key):
                 raise
             log_event(log, "bluesky.already_created", account=self.account.name, rkey=post.key)
         return Published(remote_id=post.key, url=self.web_link(post.key))
+
+    def _write(self, method: str, body: dict[str, Any]) -> None:
+        self.session.call(
+            method,
+            lambda: self.session.client.invoke_procedure(
+                f"com.atproto.repo.{method}",
+                data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                headers={"Content-Type": "application/json; charset=utf-8"},
+                output_encoding="application/json",
+            ),
+        )
+
+    def _exists_quietly(self, rkey: str) -> bool:
+        """Whether the post exists; ``False`` when that cannot be asked now."""
+        try:
+            return self.exists(rkey)
+        except TransientPublishError:
+            return False
 
     def web_link(self, rkey: str) -> str:
         return f"{self.web_url}/profile/{self.session.handle}/post/{rkey}"
@@ -183,12 +205,8 @@ class BlueskyPublisher:
         if not self.exists(remote_id):
             return False
         did = self.session.did
-        self.session.call(
-            "deleteRecord",
-            lambda: self.session.client.com.atproto.repo.delete_record(
-                {"repo": did, "collection": POST_COLLECTION, "rkey": remote_id}
-            ),
-        )
+        for collection in (POST_COLLECTION, THREADGATE, POSTGATE):  # deleting none is no error
+            self._write("deleteRecord", {"repo": did, "collection": collection, "rkey": remote_id})
         return True
 
     def verify(self) -> dict[str, Any]:
@@ -202,14 +220,14 @@ class BlueskyPublisher:
             "max_bytes": self.limits.max_bytes,
         }
 
+    def bot_mark(self) -> tuple[str, bool]:
+        """The account's handle and whether its profile has the ``bot`` self-label."""
+        record, _ = read_profile(self.session)
+        return f"@{self.session.handle}", is_marked(record)
+
+    def mark_bot(self) -> bool:
+        """Add the ``bot`` self-label to the profile; ``False`` if it was there already."""
+        return mark_bot(self.session)
+
     def close(self) -> None:
         self.session.close()
-
-
-def _facet(start: int, end: int, kind: str, value: str) -> dict[str, Any]:
-    feature = (
-        {"$type": "app.bsky.richtext.facet#link", "uri": value}
-        if kind == "link"
-        else {"$type": "app.bsky.richtext.facet#tag", "tag": value}
-    )
-    return {"index": {"byteStart": start, "byteEnd": end}, "features": [feature]}
