@@ -18,6 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
+import regex
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -33,9 +34,20 @@ from pydantic import (
 from bot.errors import DatasetError, Problem
 
 ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
-#: Hashtags as Mastodon and Bluesky recognise them: letters, digits, underscores, not only digits.
-#: (Bluesky drops a trailing "_" from a hashtag, so a tag may not end with one.)
-HASHTAG_RE = re.compile(r"^(?!\d+$)[^\W_](?:\w{0,98}[^\W_])?$")
+#: Mastodon's Tag::HASHTAG_RE for a whole tag: word characters (letters with their combining
+#: marks, digits, "_", and the separators "·", "・", ZWNJ inside), with a letter somewhere.
+_SEPARATORS = "_\u00b7\u30fb\u200c"
+HASHTAG_RE = regex.compile(
+    rf"\w[\w{_SEPARATORS}]*[\p{{Alphabetic}}{_SEPARATORS}][\w{_SEPARATORS}]*\w|\w*\p{{Alphabetic}}\w*"
+)
+#: Bluesky's hashtag rule (atproto's TAG_REGEX, a JavaScript regex): no white space (JavaScript's
+#: \s) or invisible characters, not only ASCII digits, not ending in punctuation, and the
+#: lexicon's limits for a tag facet: 64 graphemes, 640 UTF-8 bytes.
+_JS_SPACE = "\t\n\x0b\x0c\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_BLUESKY_TAG = regex.compile(
+    rf"(?!\ufe0f)[^{_JS_SPACE}\u00ad\u2060\u200b\u200c\u200d\u20e2]*"
+    rf"[^0-9{_JS_SPACE}\p{{P}}\u00ad\u2060\u200b\u200c\u200d\u20e2]"
+)
 EUROPE = "Europe"
 #: UN M.49 code for Europe, which Babel localizes like any ISO 3166 territory.
 EUROPE_TERRITORY = "150"
@@ -46,9 +58,26 @@ NOT_ISO = frozenset(
 
 
 def _language(code: str) -> str:
-    if not re.fullmatch(r"[a-z]{2}", code):
-        raise ValueError(f"{code!r} is not an ISO 639-1 language code (two lower-case letters)")
+    if not re.fullmatch(r"[a-z]{2}", code) or code not in iso_languages():
+        raise ValueError(
+            f"{code!r} is not an ISO 639-1 language code (two lower-case letters, e.g. 'da'"
+            " for Danish)"
+        )
     return code
+
+
+def hashtag_problem(tag: str) -> str | None:
+    """Why ``tag`` (without '#') would not be one whole hashtag on both Mastodon and Bluesky,
+    or ``None`` if it would be."""
+    import unicode_segmentation_rs
+
+    if not HASHTAG_RE.fullmatch(tag):
+        return "Mastodon takes letters (with their accents), digits and _ in a tag, not only digits"
+    if not _BLUESKY_TAG.fullmatch(tag) or regex.search(r"\p{P}$", tag):
+        return "Bluesky ends a tag at punctuation and needs a character that is not a digit"
+    if len(unicode_segmentation_rs.graphemes(tag, True)) > 64 or len(tag.encode()) > 640:
+        return "Bluesky takes at most 64 characters and 640 UTF-8 bytes in a tag"
+    return None
 
 
 def _clean_text(value: str) -> str:
@@ -135,10 +164,9 @@ class Item(BaseModel):
         for tag in tags:
             if tag.startswith("#"):
                 raise ValueError(f"{tag!r}: write hashtags without the leading '#'")
-            if not HASHTAG_RE.match(tag):
-                raise ValueError(
-                    f"{tag!r} is not a hashtag (letters, digits and _ inside, not only digits)"
-                )
+            problem = hashtag_problem(tag)
+            if problem:
+                raise ValueError(f"{tag!r} is not a hashtag on both platforms: {problem}")
             if tag.casefold() in seen:
                 raise ValueError(f"{tag!r} is listed twice")
             seen.add(tag.casefold())
@@ -185,6 +213,20 @@ class Item(BaseModel):
         if self.starts and today < self.starts:
             return False
         return not (self.ends and today > self.ends)
+
+
+@functools.cache
+def iso_languages() -> frozenset[str]:
+    """ISO 639-1 codes (the two-letter language codes Babel names), remembered between runs."""
+    from bot.cache import remembered
+
+    def compute() -> str:
+        from babel import Locale
+
+        codes = Locale("en").languages
+        return ",".join(sorted(c for c in codes if len(c) == 2 and c.isalpha() and c.islower()))
+
+    return frozenset(remembered("iso-639-1", compute).split(","))
 
 
 @functools.cache

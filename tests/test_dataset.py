@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,19 @@ BAD_DATASETS = [
         "ISO 639-1",
     ),
     (
+        "[l]\nkind = 'petition'\nname = 'L'\nurls = ['https://l.example']\n"
+        "description = { dk = 'x' }\n",
+        "'l'",
+        "description.dk",
+        "ISO 639-1",
+    ),
+    (
+        "[m]\nkind = 'petition'\nname = 'M'\nurls = ['https://m.example']\nhashtags = ['tag_']\n",
+        "'m'",
+        "hashtags",
+        "punctuation",
+    ),
+    (
         "[Bad_Id]\nkind = 'petition'\nname = 'K'\nurls = ['https://k.example']\n",
         "'Bad_Id'",
         "id",
@@ -220,3 +234,16 @@ def test_missing_or_empty_data_folder(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match=r"no \*\.toml"):
         load_dataset(tmp_path / "empty")
+
+
+@pytest.mark.parametrize(
+    "tag", ["हिन्दी", unicodedata.normalize("NFD", "Café"), "ça_va", "日本語", "Ελλάδα", "x·y"]
+)
+def test_hashtags_with_combining_marks_are_accepted(tmp_path: Path, tag: str) -> None:
+    """A hashtag that both platforms take whole (Devanagari with its vowel signs and virama, a
+    decomposed "Café", CJK, a middle dot) is accepted."""
+    write_item(
+        tmp_path / "data",
+        f"[a]\nkind = 'petition'\nname = 'A'\nurls = ['https://a.example']\nhashtags = ['{tag}']\n",
+    )
+    assert load_dataset(tmp_path / "data").by_id["a"].hashtags == [tag]

@@ -17,7 +17,7 @@ import tomlkit
 from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
-from bot.dataset import HASHTAG_RE, Item, load_dataset
+from bot.dataset import Item, hashtag_problem, load_dataset
 from bot.errors import DatasetError, RenderError
 from bot.post import DEFAULT_LIMITS, PLATFORMS, PlatformLimits
 from bot.rendering import text as rt
@@ -271,10 +271,10 @@ NAMES = _sentence(SHORT_WORD, 6).filter(lambda text: "http" not in text.casefold
 DESCRIPTIONS = _sentence(WORD, 80)
 HASHTAGS = st.lists(
     st.text(
-        st.characters(categories=["Lu", "Ll", "Lo", "Nd"], include_characters="_"),
+        st.characters(categories=["Lu", "Ll", "Lo", "Nd", "Mn", "Mc"], include_characters="_·"),
         min_size=1,
         max_size=30,
-    ).filter(lambda tag: bool(HASHTAG_RE.match(tag))),
+    ).filter(lambda tag: hashtag_problem(tag) is None),
     max_size=3,
     unique_by=str.casefold,
 )
