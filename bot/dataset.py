@@ -223,7 +223,7 @@ def iso_languages() -> frozenset[str]:
     def compute() -> str:
         from babel import Locale
 
-        codes = Locale("en").languages
+        codes = [str(code) for code in Locale("en").languages]
         return ",".join(sorted(c for c in codes if len(c) == 2 and c.isalpha() and c.islower()))
 
     return frozenset(remembered("iso-639-1", compute).split(","))
