@@ -94,11 +94,18 @@ def cli(env_file: Path | None, verbose: bool) -> None:
     show_default=True,
     help="How many upcoming slots to show per account.",
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per post (JSON Lines): text, length, limit, facets, card, image.",
+)
 @click.pass_context
 @handles_errors
-def preview(ctx: click.Context, account_name: str | None, count: int) -> None:
+def preview(ctx: click.Context, account_name: str | None, count: int, as_json: bool) -> None:
     """Show the next N posts of each account as they would appear, with their counted length."""
     from bot.poster import Poster
+    from bot.preview_json import line
     from bot.publishing.console import ConsolePublisher, format_post
     from bot.schedule import next_slots
 
@@ -108,6 +115,10 @@ def preview(ctx: click.Context, account_name: str | None, count: int) -> None:
         for account in app.select(account_name):
             publisher = ConsolePublisher(account.platform, tz=app.tz)
             slots = list(next_slots(account, app.settings.timezone, app.now(), count))
+            if as_json:
+                for slot_at, post, note in poster.preview(account, publisher, slots):
+                    click.echo(line(account.name, account.platform, slot_at, post, note))
+                continue
             click.echo(
                 f"# {account.label}: schedule {account.schedule!r} ({app.settings.timezone}),"
                 f" languages {', '.join(account.languages)} ({account.language_mode})"
@@ -154,6 +165,10 @@ def check(ctx: click.Context, online: bool) -> None:
         report = check_all(app, limits)
     click.echo(report.table())
     click.echo(report.summary())
+    from bot.policies import policy_notes
+
+    for note in policy_notes(app.accounts):
+        click.echo(f"note: {note}")
     if report.errors or failed:
         sys.exit(1)
 
@@ -268,6 +283,10 @@ cli.add_command(import_site)
 from bot.cards.command import cards  # noqa: E402 -- registered after the group
 
 cli.add_command(cards)
+
+from bot.accounts import accounts  # noqa: E402 -- registered after the group
+
+cli.add_command(accounts)
 
 
 def main() -> None:
