@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.accounts import online_warnings
 from bot.app import App
 from bot.cards.checks import picture_problem
 from bot.dataset import Item
@@ -157,6 +158,7 @@ def check_accounts(app: App) -> tuple[list[str], dict[str, PlatformLimits], bool
             continue
         details = ", ".join(f"{k} {v}" for k, v in info.items() if v is not None)
         lines.append(f"{account.label}: ok, {details}")
+        lines.extend(f"{account.label}: warning: {w}" for w in online_warnings(publisher, account))
         current = limits.get(account.platform)
         if current is None or account_limits.max_graphemes < current.max_graphemes:
             limits[account.platform] = account_limits

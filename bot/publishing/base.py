@@ -42,6 +42,20 @@ def new_tid(micros: int | None = None, clock_id: int | None = None) -> str:
 
 
 @runtime_checkable
+class MarkablePublisher(Protocol):
+    """A real account whose profile can say that it is automated."""
+
+    def bot_mark(self) -> tuple[str, bool]:
+        """The account's handle and whether it is marked as automated."""
+        ...
+
+    def mark_bot(self) -> bool:
+        """Mark the account as automated, keeping its other profile fields; ``False`` if it
+        was marked already."""
+        ...
+
+
+@runtime_checkable
 class ManagedPublisher(Publisher, Protocol):
     """A publisher for a real account, which can also check itself and remove posts."""
 
