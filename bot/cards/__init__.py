@@ -48,11 +48,29 @@ def card_file(texts: CardTexts) -> Path:
     return cache_dir() / "cards" / f"{key}.png"
 
 
+#: Pictures already decided, per item object, language, day and link: the renderer asks for
+#: each item once per platform and on every render (``check``, ``preview``).
+_DECIDED: dict[tuple[int, str, dt.date, str | None], tuple[Item, Picture | None]] = {}
+_DECIDED_MAX = 4096
+
+
 def picture_for(
     item: Item, language: str, today: dt.date, url: str | None = None
 ) -> Picture | None:
     """The post's picture: the item's own (preferred), else its share card; ``None`` when
     the item has no picture and there are no card words for ``language``."""
+    key = (id(item), language, today, url)
+    known = _DECIDED.get(key)
+    if known is not None and known[0] is item:
+        return known[1]
+    picture = _decide(item, language, today, url)
+    if len(_DECIDED) >= _DECIDED_MAX:
+        _DECIDED.clear()
+    _DECIDED[key] = (item, picture)  # the item is kept, so its id is not reused meanwhile
+    return picture
+
+
+def _decide(item: Item, language: str, today: dt.date, url: str | None) -> Picture | None:
     if item.image is not None:
         return Picture(file=item.image.file, alt=item.image.alt.get(language, ""))
     texts = card_texts(item, language, today, url)
