@@ -111,7 +111,11 @@ def tags(text: str) -> list[Found]:
 
 def detect(text: str) -> list[Found]:
     """Links and tags as the apps detect them, in order, without what the lexicon refuses."""
-    found = [link for link in _links(text) if is_uri(link.value)] if "." in text else []
+    found = (
+        [link for link in _links(text) if is_uri(link.value)]
+        if "." in text or "://" in text
+        else []
+    )
     for tag in tags(text):
         size = len(tag.value.encode("utf-8"))
         if size <= MAX_TAG_BYTES and graphemes(tag.value) <= MAX_TAG_GRAPHEMES:

@@ -58,11 +58,13 @@ def _largest(candidates: list[str], attempt: Attempt, limits: PlatformLimits) ->
 
 
 def _with_ellipsis(kept: str) -> str:
-    last = kept.rsplit(None, 1)[-1]
-    if _PROTECTED.search(last):
+    if not _PROTECTED.search(kept.rsplit(None, 1)[-1]):
+        kept = kept.rstrip(_CUT_PUNCTUATION)
+        if not kept:
+            return ""
+    if _PROTECTED.search(kept.rsplit(None, 1)[-1]):
         return f"{kept} {ELLIPSIS}"  # glued, the ellipsis would join the link or tag
-    trimmed = kept.rstrip(_CUT_PUNCTUATION)
-    return f"{trimmed}{ELLIPSIS}" if trimmed else ""
+    return f"{kept}{ELLIPSIS}"
 
 
 def shorten(
