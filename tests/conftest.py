@@ -3,13 +3,21 @@ cleared of every setting, the working folder is a temporary one, and the state g
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import os
+import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.config import Settings
+
+pytest_plugins = ["pytester"]  # tests/test_slow_marker.py runs a small session of its own
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -104,3 +112,143 @@ def no_retry_waits(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     with stamina.set_testing(True, attempts=100, cap=True):
         yield
+
+
+# -- the ``slow`` marker: a test that starts a server is slow, and only such a test may -------
+#
+# Servers here: the PDS (Node), PostgreSQL, the in-process Mastodon test server, FaultProxy,
+# the AppView (Node) and atproto's RichText (a Node process). ``pytest -m 'not slow'`` then
+# starts none of them. Tests are marked automatically when they use a server fixture (below);
+# any other test that starts a server fails with a message saying so.
+
+#: The server fixtures of this file.
+SERVER_FIXTURES = frozenset({"pds", "pds_rate_limited", "pg_server", "pg_url", "mastodon"})
+#: A fixture whose own code calls one of these starts a server too (the fixtures that test
+#: modules define for themselves: a module-scoped Mastodon server, a FaultProxy, ...).
+SERVER_STARTERS = (
+    "pds_server(",
+    "postgres_server(",
+    "PostgresServer(",
+    "MastodonTestServer(",
+    "FaultProxy(",
+    "appview_server(",
+    "AppView(",
+    "richtext_process(",
+    "RichText(",
+)
+#: Tests in other files that start a server in their own code, without a fixture: marked slow
+#: here until their files carry the marker (then delete them here).
+STARTS_A_SERVER_ITSELF = frozenset(
+    {
+        "tests/test_mastodon_contract.py::test_recorded_interaction",
+        "tests/test_mastodon_server.py::test_binds_loopback_and_stops",
+        "tests/test_mastodon_server.py::test_start_and_stop_are_idempotent",
+        "tests/test_mastodon_server.py::test_accounts_can_be_added_before_start",
+    }
+)
+#: Programs that are servers (or run one), refused to tests that are not marked slow.
+SERVER_PROGRAMS = frozenset(
+    {"node", "nodejs", "npm", "npx", "postgres", "postmaster", "initdb", "pg_ctl", "pg_ctlcluster"}
+)
+
+
+@functools.cache
+def _starts_a_server(func: Any) -> bool:
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        return False
+    return any(starter in source for starter in SERVER_STARTERS)
+
+
+def server_fixtures(item: pytest.Item) -> list[str]:
+    """The server fixtures ``item`` uses, directly or through other fixtures (including the
+    PostgreSQL case of the parametrized ``database_url``)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return []
+    found = []
+    for name in info.names_closure:
+        definitions = info.name2fixturedefs.get(name, ())
+        if name in SERVER_FIXTURES or any(_starts_a_server(d.func) for d in definitions):
+            found.append(name)
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("database_url") == "postgresql":
+        found.append("database_url[postgresql]")
+    return found
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that uses a server fixture is ``slow``."""
+    for item in items:
+        listed = item.nodeid.split("[")[0] in STARTS_A_SERVER_ITSELF
+        if not item.get_closest_marker("slow") and (listed or server_fixtures(item)):
+            item.add_marker(pytest.mark.slow)
+
+
+class _Guard:
+    """The test being set up or run when it is not marked slow (None otherwise)."""
+
+    nodeid: str | None = None
+
+
+def _program_names(event: str, args: tuple[Any, ...]) -> set[str]:
+    """The programs an audited process launch runs (a shell's command too)."""
+    # subprocess.Popen, os.exec, os.posix_spawn: (path, argv, ...); os.spawn: (mode, path, ...)
+    executable, argv = args[1:3] if event == "os.spawn" else args[0:2]
+    names = {Path(os.fsdecode(executable)).name} if executable is not None else set()
+    argv = [os.fsdecode(a) for a in argv] if isinstance(argv, (list, tuple)) else []
+    if len(argv) >= 3 and argv[1] == "-c" and Path(argv[0]).name in {"sh", "bash", "dash"}:
+        names.update(Path(word).name for word in argv[2].split()[:1])
+    return names
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    """Refuses, in a test not marked slow, a network socket's bind and a server program's
+    launch: :func:`pytest.fail` (not an Exception, so no ``except Exception`` can hide it)."""
+    nodeid = _Guard.nodeid
+    if nodeid is None or event not in _AUDITED:
+        return
+    if event == "socket.bind":
+        sock, address = args
+        if getattr(sock, "family", None) in (socket.AF_INET, socket.AF_INET6):
+            _refuse(nodeid, f"binds a socket to {address!r}")
+    elif programs := _program_names(event, args) & SERVER_PROGRAMS:
+        _refuse(nodeid, f"launches {sorted(programs)[0]!r}")
+
+
+_AUDITED = frozenset({"socket.bind", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn"})
+sys.addaudithook(_audit)
+
+
+def _refuse(nodeid: str, what: str) -> None:
+    pytest.fail(
+        f"{nodeid} is not marked slow but {what}. A test that starts a server must be marked"
+        " @pytest.mark.slow, or get the server from a fixture (pds, pg_url, mastodon, ...),"
+        " which marks it slow by itself (tests/conftest.py)",
+        pytrace=False,
+    )
+
+
+@contextlib.contextmanager
+def _guarding(item: pytest.Item) -> Iterator[None]:
+    _Guard.nodeid = None if item.get_closest_marker("slow") else item.nodeid
+    try:
+        yield
+    finally:
+        _Guard.nodeid = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    """The guard holds while a test's fixtures are set up (module- and session-scoped ones
+    too) and while it runs; not at teardown, where servers of earlier tests are stopped."""
+    with _guarding(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _guarding(item):
+        return (yield)
