@@ -189,7 +189,7 @@ _SLOW = pytest.mark.slow
                 "See https://example.org/x… or 'https://example.org/y' or https://example.org/a<b>",
             ),
             ("bom-in-url", "Texts", "See https://example.org/x\ufeffy and https://a.org/\u2028z"),
-            ("long-tag", "Texts", "#" + "👩‍👩‍👧‍👦" * 40 + " and #" + "é" * 64),
+            ("long-tag", "Texts", "#" + ("a" + "\u0301" * 10) * 40 + " and #" + "é" * 64),
         ]
         for platform in PLATFORMS
         for marks in [[_SLOW] if platform == "bluesky" else []]
