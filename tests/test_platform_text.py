@@ -1,0 +1,202 @@
+"""The platforms' own rules, ported into bot/rendering, against their sources: the TLD lists,
+atproto's detection and ICU's grapheme clusters (RichText run in Node), Mastodon's count (the
+Mastodon test server), and shortening to whole sentences."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from bot.dataset import Item
+from bot.errors import RenderError
+from bot.post import PLATFORMS, PlatformLimits
+from bot.rendering import bluesky_text, mastodon_text, tlds
+from bot.rendering import graphemes as gr
+from bot.rendering.shorten import sentence_ends
+from tests.helpers import bundled_dataset, renderer
+from tests.support import pds
+from tests.support.mastodon.tlds import TLDS as TWITTER_TEXT_TLDS
+from tests.support.mastodon_server import count_status_length
+from tests.support.richtext import RichText, richtext_process
+
+LANGUAGES = ("de", "en", "fr")
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
+
+
+def test_mastodon_tlds_are_twitter_texts() -> None:
+    """The bot's Mastodon TLDs are twitter-text 3.1.0's (the list the Mastodon test server was
+    built from), no more, no less."""
+    assert tlds.MASTODON == TWITTER_TEXT_TLDS
+
+
+def test_bluesky_tlds_are_the_apps() -> None:
+    """The bot's Bluesky TLDs are the ASCII entries of the ``tlds`` package @atproto/api
+    bundles in the test PDS install."""
+    index = pds.install_dir() / "node_modules" / "tlds" / "index.json"
+    if not index.exists():
+        pytest.skip("the test PDS is not installed")
+    bundled = {tld for tld in json.loads(index.read_text(encoding="utf-8")) if tld.isascii()}
+    assert bundled == tlds.BLUESKY
+
+
+@pytest.fixture(scope="module")
+def richtext() -> Iterator[RichText]:
+    """atproto's own RichText in one Node process for the module."""
+    yield from richtext_process()
+
+
+PIECES = [
+    " ",
+    "\n",
+    "\u202f",
+    "(",
+    ")",
+    "«",
+    "»",
+    "„",
+    "“",
+    "*",
+    ".",
+    ",",
+    "!",
+    "?",
+    "#",
+    "$",
+    "@",
+    "https://",
+    "http://",
+    "HTTPS://",
+    "www.",
+    "leavex",
+    ".eu",
+    ".com",
+    ".example",
+    ".org/",
+    "/aufruf-2025-",
+    "日本語",
+    "مرحبا",
+    "TSLA",
+    "LeaveX",
+    "ça_va",
+    "हिन्दी",
+    "कि्या",
+    "१२३",
+    "2025",
+    "\u200b",
+    "\u200d",
+    "\ufeff",
+    "\ufe0f",
+    "\u0301",
+    "👩‍👩‍👧‍👦",
+    "🇪🇺",
+    "0\u1aec",
+    "[eure-instanz]",
+    "josé",
+]
+TEXTS = st.lists(st.sampled_from(PIECES) | st.text(max_size=4), max_size=25).map("".join)
+
+
+@pytest.mark.slow
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(text="Visit leavex.eu, (www.a.org/b) and «\u202f#LeaveX\u202f» $TSLA!")
+@example(text="HTTPS://a.org httpbin.org https://a.org/x.) #tag_ #१२३ #a\u200db")
+@given(text=TEXTS)
+def test_detection_and_graphemes_are_richtexts(richtext: RichText, text: str) -> None:
+    """On any text, the port of atproto's detection finds exactly RichText's links and tags
+    (with the lexicon's limits applied, and a scheme-less link's URI written with https://),
+    and the bot, the Mastodon test server and RichText count the same grapheme clusters."""
+    [seen] = richtext.detect([text])
+    raw = text.encode("utf-8")
+
+    def at(index: int) -> int:
+        return len(text[:index].encode("utf-8"))
+
+    ours = {(at(f.start), at(f.end), f.kind) for f in bluesky_text.detect(text)}
+    theirs = {
+        (f.start, f.end, f.kind)
+        for f in seen.facets
+        if f.kind in ("link", "tag")
+        and (f.kind != "tag" or len(f.value.encode()) <= bluesky_text.MAX_TAG_BYTES)
+        and (f.kind != "link" or bluesky_text.is_uri(f.value) or "://" not in f.value)
+    }
+    assert ours == theirs, raw
+    assert gr.graphemes(text) == seen.graphemes
+    if "@" not in text and ":" not in text:
+        assert count_status_length(text) == mastodon_text.length(text)
+
+
+def test_bundled_shortened_posts_end_at_a_sentence() -> None:
+    """Every shortened post of the bundled dataset keeps whole sentences of its description;
+    only where not even the first sentence fits does it end with a word and an ellipsis (and
+    never with ".…")."""
+    seen = 0
+    for item in bundled_dataset():
+        for language in LANGUAGES:
+            if item.languages() is not None and language not in (item.languages() or ()):
+                continue
+            description = item.description.get(language, "")
+            ends = sentence_ends(description, language)
+            for platform in PLATFORMS:
+                post = renderer().render(item, language, platform)
+                if not post.truncated:
+                    continue
+                seen += 1
+                kept = [p for p in post.text.split("\n\n") if description[:20] in p[:40]]
+                assert kept, post.text
+                body = kept[0]
+                if body.endswith("…"):
+                    assert not body.endswith(".…")
+                    first = description[: ends[0]] if ends else description
+                    longer = Item.model_validate(
+                        {**item.model_dump(), "description": {language: first}}
+                    )
+                    assert renderer().render(longer, language, platform).truncated, body
+                else:
+                    assert len(body) in ends, body
+    assert seen >= 10
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "sentences"),
+    [
+        ("de", "Etwa z. B. Vereine, u. a. Gewerkschaften. Dr. Müller sagt es. Ende.", 3),
+        ("en", "It started on Jan. 20, e.g. with unions. Mr. Smith agreed. The end.", 3),
+        ("fr", "Lancé p. ex. par la LDH. Elle a grandi vite ! Fin.", 3),
+    ],
+)
+def test_sentences_know_abbreviations(language: str, text: str, sentences: int) -> None:
+    """The sentence segmenter knows German, English and French abbreviations: "z. B.",
+    "u. a.", "Dr.", "Jan.", "e.g.", "Mr.", "p. ex." end no sentence."""
+    assert len(sentence_ends(text, language)) + 1 == sentences
+
+
+def test_a_lower_case_description_starts_upper_case() -> None:
+    """The English page's Bye Bye Elon text starts with "as a protest": the post says "As a
+    protest"; a first word with a capital or a dot stays as written."""
+    post = renderer().render(bundled_dataset().by_id["bye-bye-elon"], "en", "mastodon")
+    assert "\n\nAs a protest against" in post.text
+    for description, start in [("eBay and X", "eBay"), ("leavex.eu explains", "leavex.eu")]:
+        item = Item.model_validate(
+            {
+                "id": "x",
+                "kind": "initiative",
+                "name": "X",
+                "urls": ["https://x.example"],
+                "description": {"en": description},
+            }
+        )
+        assert f"\n\n{start}" in renderer().render(item, "en", "mastodon").text
+
+
+def test_a_name_that_cannot_fit_is_refused_with_its_reason() -> None:
+    """A name longer than the limit is never cut: the item is refused, in characters."""
+    item = Item.model_validate(
+        {"id": "x", "kind": "initiative", "name": "N" * 400, "urls": ["https://x.example"]}
+    )
+    with pytest.raises(RenderError, match=r"\d+ characters; the limit is 300$"):
+        renderer().render(item, "en", "bluesky", PlatformLimits(300, max_bytes=3000))
