@@ -101,6 +101,18 @@ def test_a_picture_over_the_instance_limits_is_left_out(
     assert not [r for r in mastodon.requests if r.path == "/api/v2/media"]
 
 
+def test_a_rate_limited_upload_leaves_the_picture_out(
+    monkeypatch: pytest.MonkeyPatch, mastodon: MastodonTestServer, sqlite_url: str
+) -> None:
+    """Past 30 uploads in 30 minutes the post still goes out on time, without its picture."""
+    mastodon.set_rate_limit("media", 1)
+    _env(monkeypatch, mastodon, sqlite_url)
+    assert _post("--slot", START.isoformat())[0] == 0
+    code, output = _post("--slot", (START + dt.timedelta(days=1)).isoformat())
+    assert code == 0, output
+    assert [len(s["media_attachments"]) for s in mastodon.statuses("leavex")] == [1, 0]
+
+
 def test_long_alt_text_is_cut_to_the_description_limit(mastodon: MastodonTestServer) -> None:
     """The alt text is cut at a word, with an ellipsis, to the instance's description limit."""
     text = "word " * 400

@@ -2,9 +2,10 @@
 a focal point), within the instance's limits from ``/api/v2/instance``
 (``configuration.media_attachments``).
 
-A picture the instance cannot take (type, size, pixels), an unreadable file, or an upload the
-server refuses (4xx) leaves the post without media (logged); the post itself still goes out.
-Transient errors propagate, so the delivery retries the whole post. An upload is made once per
+A picture the instance cannot take (type, size, pixels), an unreadable file, an upload the
+server refuses (4xx) or rate-limits (30 uploads per 30 minutes) leaves the post without media
+(logged); the post itself still goes out on time. Other transient errors propagate, so the
+delivery retries the whole post. An upload is made once per
 post and process: a retry after a lost answer attaches the same media id, and the status's
 ``Idempotency-Key`` makes a repeat return the original status. After a crash the new process
 uploads again; that upload stays unattached if the status was already out (Mastodon deletes
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.errors import PermanentPublishError
+from bot.errors import PermanentPublishError, TransientPublishError
 from bot.logs import log_event
 from bot.post import OutgoingPost
 
@@ -120,18 +121,29 @@ class MediaUploader:
         problem = self._problem(data, mime, limits)
         if problem:
             return self._skip(post, "unsuitable", file=str(path), error=problem)
+        return self._upload(post, path, data, mime, limits)
+
+    def _upload(
+        self, post: OutgoingPost, path: Path, data: bytes, mime: str, limits: MediaLimits
+    ) -> list[str]:
+        assert post.picture is not None
         try:
             with self.translate("POST /api/v2/media"):
                 media = self.client.media_post(
                     data,
                     mime_type=mime,
-                    description=fit_description(picture.alt, limits.description),
-                    focus=picture.focus,
+                    description=fit_description(post.picture.alt, limits.description),
+                    focus=post.picture.focus,
                     file_name=path.name,
                     synchronous=True,
                 )
         except PermanentPublishError as exc:
             return self._skip(post, "refused", file=str(path), error=str(exc))
+        except TransientPublishError as exc:
+            if exc.status != 429:
+                raise
+            # 30 uploads per 30 minutes: the post goes out on time, without its picture.
+            return self._skip(post, "rate_limited", file=str(path), error=str(exc))
         media_id = str(media["id"])
         self._uploaded[post.key] = media_id
         log_event(log, "mastodon.media_uploaded", account=self.account_name, media=media_id)

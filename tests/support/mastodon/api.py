@@ -56,6 +56,8 @@ class ApiRoutes(StatusActions):
             return "statuses"
         if request.method == "DELETE" and regex.fullmatch(r"/api/v1/statuses/[^/]+", request.path):
             return "deletes"
+        if request.method == "POST" and request.path in ("/api/v1/media", "/api/v2/media"):
+            return "media"
         return "general"
 
     @staticmethod
@@ -89,13 +91,14 @@ class ApiRoutes(StatusActions):
                 return self._json(429, {"error": "Too many requests"}, headers + limited)
             rate_headers = self._rate_headers(general_family, count, now)
             remaining = self.rate_limits[general_family].limit - count
-            if account is not None and self._header_family(request, account) == "deletes":
-                deletes = self._count("deletes", f"account:{account.id}", now, hit=True)
-                if deletes > self.rate_limits["deletes"].limit:
-                    limited = self._rate_headers("deletes", deletes, now, exhausted=True)
+            family = self._header_family(request, account) if account is not None else ""
+            if account is not None and family in ("deletes", "media"):
+                deletes = self._count(family, f"account:{account.id}", now, hit=True)
+                if deletes > self.rate_limits[family].limit:
+                    limited = self._rate_headers(family, deletes, now, exhausted=True)
                     return self._json(429, {"error": "Too many requests"}, headers + limited)
-                if self.rate_limits["deletes"].limit - deletes <= remaining:
-                    rate_headers = self._rate_headers("deletes", deletes, now)
+                if self.rate_limits[family].limit - deletes <= remaining:
+                    rate_headers = self._rate_headers(family, deletes, now)
 
             try:
                 status, payload, extra = self._route(request, account, token, now)
@@ -194,7 +197,10 @@ class ApiRoutes(StatusActions):
         return self._post_status(call.request, self._require(call.account), call.now)
 
     def _api_delete_status(self, call: Call) -> Result:
-        return self._delete_status(call.args[0], self._require(call.account))
+        delete_media = truthy(call.request.params.get("delete_media") or "")
+        return self._delete_status(
+            call.args[0], self._require(call.account), delete_media=delete_media
+        )
 
     @staticmethod
     def _require(account: Account | None) -> Account:

@@ -40,7 +40,8 @@ class MastodonTestServer(ApiRoutes, LoopbackServer):
     * ``delay`` (0.0): seconds every request waits before it is handled;
     * ``clock``: ``() -> datetime`` (aware UTC); :meth:`advance` adds an offset on top of it;
     * ``rate_limits``: a :class:`RateLimit` per family ("general" 300/5 min per token,
-      "statuses" 300/3 h per account, "deletes" 30/30 min per account, "unauthenticated"
+      "statuses" 300/3 h per account, "deletes" and "media" (uploads) 30/30 min per account,
+      "unauthenticated"
       300/5 min per IP); see :meth:`set_rate_limit`;
     * ``idempotency_ttl`` (3600 s).
 

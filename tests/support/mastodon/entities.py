@@ -135,7 +135,9 @@ class EntityViews(ServerState, MediaActions):
         entity.update(
             {
                 "account": self._account_entity(status.account),
-                "media_attachments": [self._media_entity(self._media[i]) for i in status.media_ids],
+                "media_attachments": [
+                    self._media_entity(self._media[i]) for i in status.media_ids if i in self._media
+                ],
                 "mentions": [dict(m) for m in status.mentions],
                 "tags": [dict(t) for t in status.tags],
                 "emojis": [],

@@ -27,19 +27,22 @@ class Media:
     width: int
     height: int
     description: str
-    focus: tuple[float, float]
+    focus: tuple[float, float] | None
     status_id: int | None = None
 
 
-def media_not_found(ids: list[str]) -> ApiError:
-    return ApiError(422, f"Media {', '.join(ids)} not found or already attached to another post")
+def media_not_found(ids: list[str], messages: dict[str, str]) -> ApiError:
+    """Mastodon's 422 for media that is not the account's or is attached already."""
+    return ApiError(422, messages["media_not_found"].format(ids=", ".join(ids)))
 
 
-def _focus(value: Any) -> tuple[float, float]:
+def _focus(value: Any) -> tuple[float, float] | None:
+    if value in (None, ""):
+        return None
     try:
-        x, y = (float(part) for part in str(value or "0,0").split(","))
+        x, y = (float(part) for part in str(value).split(","))
     except ValueError:
-        return 0.0, 0.0
+        return None
     return max(-1.0, min(1.0, x)), max(-1.0, min(1.0, y))
 
 
@@ -63,8 +66,26 @@ class MediaActions:
 
     def _media_entity(self, media: Media) -> dict[str, Any]:
         base = f"{self.base_url}/system/media_attachments/{media.id}"
-        small_w = min(media.width, 640)
-        small_h = max(1, round(media.height * small_w / max(1, media.width)))
+        # Mastodon's "small" version has at most 230,400 pixels (480×480, 640×360).
+        scale = min(1.0, (230_400 / max(1, media.width * media.height)) ** 0.5)
+        small_w = max(1, round(media.width * scale))
+        small_h = max(1, round(media.height * scale))
+        meta: dict[str, Any] = {
+            "original": {
+                "width": media.width,
+                "height": media.height,
+                "size": f"{media.width}x{media.height}",
+                "aspect": round(media.width / max(1, media.height), 4),
+            },
+            "small": {
+                "width": small_w,
+                "height": small_h,
+                "size": f"{small_w}x{small_h}",
+                "aspect": round(small_w / small_h, 4),
+            },
+        }
+        if media.focus is not None:
+            meta["focus"] = {"x": media.focus[0], "y": media.focus[1]}
         return {
             "id": str(media.id),
             "type": "image",
@@ -73,21 +94,7 @@ class MediaActions:
             "remote_url": None,
             "preview_remote_url": None,
             "text_url": None,
-            "meta": {
-                "original": {
-                    "width": media.width,
-                    "height": media.height,
-                    "size": f"{media.width}x{media.height}",
-                    "aspect": round(media.width / max(1, media.height), 4),
-                },
-                "small": {
-                    "width": small_w,
-                    "height": small_h,
-                    "size": f"{small_w}x{small_h}",
-                    "aspect": round(small_w / small_h, 4),
-                },
-                "focus": {"x": media.focus[0], "y": media.focus[1]},
-            },
+            "meta": meta,
             "description": media.description or None,
             "blurhash": "UPN1Ddxup{IT9an~.8RjK-oy%gkE%#W?i^t6",
         }
@@ -144,7 +151,7 @@ class MediaActions:
             raise ApiError(404, NOT_FOUND)
         return 200, self._media_entity(media), []
 
-    def _attachable(self, account: Account, raw_ids: Any) -> list[Media]:
+    def _attachable(self, account: Account, raw_ids: Any, messages: dict[str, str]) -> list[Media]:
         """The media a new status may carry, or the 422 Mastodon answers."""
         ids = [str(i) for i in (raw_ids if isinstance(raw_ids, list) else [raw_ids]) if i]
         if len(ids) > 4:
@@ -154,9 +161,20 @@ class MediaActions:
             media_id = as_int(raw)
             media = self._media.get(media_id) if media_id is not None else None
             if media is None or media.account is not account or media.status_id is not None:
-                raise media_not_found(ids)
+                raise media_not_found(ids, messages)
             found.append(media)
         return found
+
+    def _release_media(self, media_ids: list[int], *, delete: bool) -> None:
+        """A deleted status's media: detached for a redraft, or deleted (``delete_media``)."""
+        for media_id in media_ids:
+            media = self._media.get(media_id)
+            if media is None:
+                continue
+            if delete:
+                del self._media[media_id]
+            else:
+                media.status_id = None
 
     def media_file(self, media_id: int) -> Media | None:
         """The uploaded media with this id (tests read its bytes and description)."""

@@ -40,18 +40,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "blank": "Text can't be blank",
         "too_long": "Text character limit of {max} exceeded",
         "visibility": "Visibility is not included in the list",
+        "media_not_found": "Media {ids} not found or already attached to another post",
     },
     "de": {
         "validation": "Gültigkeitsprüfung ist fehlgeschlagen: {}",
         "blank": "Text muss ausgefüllt werden",
         "too_long": "Text Begrenzung von {max} Zeichen überschritten",
         "visibility": "Visibility ist kein gültiger Wert",
+        "media_not_found": "Die Medien {ids} gibt es nicht, oder sie gehören zu einem Beitrag",
     },
     "ja": {
         "validation": "バリデーションに失敗しました: {}",
         "blank": "Textを入力してください",
         "too_long": "Text上限は{max}文字です",
         "visibility": "Visibilityは一覧にありません",
+        "media_not_found": "メディア ({ids}) が存在しないか、すでに添付して投稿されています",
     },
 }
 NOT_FOUND = "Record not found"
@@ -67,7 +70,7 @@ VISIBILITIES = ("public", "unlisted", "private", "direct")
 # Public data types
 # --------------------------------------------------------------------------------------------
 
-RateFamily = Literal["general", "statuses", "deletes", "unauthenticated"]
+RateFamily = Literal["general", "statuses", "deletes", "media", "unauthenticated"]
 
 
 @dataclass

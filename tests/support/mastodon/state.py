@@ -35,6 +35,7 @@ class ServerState:
             "general": RateLimit(300, 300),
             "statuses": RateLimit(300, 3 * 3600),
             "deletes": RateLimit(30, 1800),
+            "media": RateLimit(30, 1800),
             "unauthenticated": RateLimit(300, 300),
         }
         self._offset = 0.0

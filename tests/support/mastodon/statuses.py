@@ -134,7 +134,9 @@ class StatusActions(EntityViews):
             detail = messages[message_key].format(**values)
             return ApiError(422, messages["validation"].format(detail))
 
-        attached = self._attachable(account, params.get("media_ids[]", params.get("media_ids")))
+        attached = self._attachable(
+            account, params.get("media_ids[]", params.get("media_ids")), messages
+        )
         quote_policy = str(params.get("quote_approval_policy") or "public")
         if self.api_version < 7:
             quote_policy = "public"  # older servers ignore the parameter
@@ -208,7 +210,9 @@ class StatusActions(EntityViews):
         self._statuses[status.id] = status
         return status
 
-    def _delete_status(self, raw_id: str, account: Account) -> Result:
+    def _delete_status(
+        self, raw_id: str, account: Account, *, delete_media: bool = False
+    ) -> Result:
         status_id = as_int(raw_id)
         status = self._statuses.get(status_id) if status_id is not None else None
         if status is None or status.deleted or status.account is not account:
@@ -218,4 +222,6 @@ class StatusActions(EntityViews):
             parent = self._statuses.get(status.in_reply_to_id)
             if parent is not None and parent.replies_count > 0:
                 parent.replies_count -= 1
-        return 200, self._status_entity(status, account, source=True), []
+        entity = self._status_entity(status, account, source=True)
+        self._release_media(status.media_ids, delete=delete_media)
+        return 200, entity, []
