@@ -11,7 +11,12 @@ replays recorded interactions against it):
   ``GET /api/v1/timelines/home`` (the account's own statuses; there are no follows here);
 * ``POST /api/v1/statuses`` (form or JSON body) with Mastodon's length counting, language
   cascade, visibility, spoiler text, replies and the ``Idempotency-Key`` header;
-* ``GET /api/v1/statuses/:id`` and ``DELETE /api/v1/statuses/:id``;
+* ``GET /api/v1/statuses/:id`` and ``DELETE /api/v1/statuses/:id`` (``delete_media``);
+* ``POST /api/v2/media`` (multipart: an image ``file``, ``description``, ``focus``; limits as
+  ``configuration.media_attachments`` reports them), ``GET /api/v1/media/:id``, the file at the
+  entity's ``url``, ``media_ids[]`` on statuses (see :mod:`~tests.support.mastodon.media`);
+* ``PATCH /api/v1/accounts/update_credentials`` (``bot``, ``display_name``);
+* ``quote_approval_policy`` on statuses when ``api_version`` (``api_versions.mastodon``) is 7+;
 * rate limits with ``X-RateLimit-*`` headers (fixed windows aligned like Rack::Attack), 429
   ``{"error":"Too many requests"}`` without ``Retry-After``;
 * fault injection (429, 500/502/503, dropped connections, lost responses, delays) and an
@@ -27,8 +32,8 @@ Usage::
         server.inject("lost_response")          # next POST /api/v1/statuses is lost
         assert server.statuses("bot")[0]["content"] == "<p>Hello</p>"
 
-Not implemented (answered with 404 or 422, never silently ignored): media uploads, polls,
-scheduled statuses, edits, follows, notifications, streaming.
+Not implemented (answered with 404 or 422, never silently ignored): video and audio uploads,
+polls, scheduled statuses, edits, follows, notifications, streaming.
 
 Modules: :mod:`~tests.support.mastodon.text` (length counting, URL/mention/hashtag extraction,
 HTML rendering), :mod:`~tests.support.mastodon.model` (data types and messages),
