@@ -47,6 +47,7 @@ _JS_SPACE = "\t\n\x0b\x0c\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3
 _BLUESKY_TAG = regex.compile(
     rf"(?!\ufe0f)[^{_JS_SPACE}\u00ad\u2060\u200b\u200c\u200d\u20e2]*"
     rf"[^0-9{_JS_SPACE}\p{{P}}\u00ad\u2060\u200b\u200c\u200d\u20e2]"
+    rf"[^{_JS_SPACE}\u00ad\u2060\u200b\u200c\u200d\u20e2]*"
 )
 EUROPE = "Europe"
 #: UN M.49 code for Europe, which Babel localizes like any ISO 3166 territory.

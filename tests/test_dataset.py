@@ -237,7 +237,17 @@ def test_missing_or_empty_data_folder(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "tag", ["हिन्दी", unicodedata.normalize("NFD", "Café"), "ça_va", "日本語", "Ελλάδα", "x·y"]
+    "tag",
+    [
+        "हिन्दी",
+        unicodedata.normalize("NFD", "Café"),
+        "ça_va",
+        "日本語",
+        "Ελλάδα",
+        "x·y",
+        "A0",
+        "2025x",
+    ],
 )
 def test_hashtags_with_combining_marks_are_accepted(tmp_path: Path, tag: str) -> None:
     """A hashtag that both platforms take whole (Devanagari with its vowel signs and virama, a

@@ -200,3 +200,32 @@ def test_a_name_that_cannot_fit_is_refused_with_its_reason() -> None:
     )
     with pytest.raises(RenderError, match=r"\d+ characters; the limit is 300$"):
         renderer().render(item, "en", "bluesky", PlatformLimits(300, max_bytes=3000))
+
+
+TAG_TEXT = st.text(
+    st.characters(categories=["L", "M", "Nd", "No", "Pc", "Pd", "Po", "Sk", "So", "Cf"]),
+    min_size=1,
+    max_size=12,
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(tag="हिन्दी")
+@example(tag="Cafe\u0301")
+@example(tag="A0")
+@example(tag="tag_")
+@example(tag="१२३")
+@given(tag=TAG_TEXT)
+def test_hashtag_validation_is_both_platforms(richtext: RichText, tag: str) -> None:
+    """The dataset accepts a hashtag exactly when RichText detects "#tag" as that whole tag
+    (within the lexicon's 640 bytes) and the Mastodon test server links it whole: validation
+    refuses nothing both platforms take and accepts nothing either cuts."""
+    from bot.dataset import hashtag_problem
+    from tests.support.mastodon.text import _extract_hashtags
+
+    [seen] = richtext.detect([f"#{tag}"])
+    bluesky = [f.value for f in seen.facets if f.kind == "tag"] == [tag]
+    mastodon = [e.value for e in _extract_hashtags(f"#{tag}")] == [tag]
+    whole = bluesky and mastodon and len(tag.encode()) <= bluesky_text.MAX_TAG_BYTES
+    assert (hashtag_problem(tag) is None) == whole, (bluesky, mastodon)
