@@ -111,3 +111,20 @@ def test_a_follower_sees_the_post_with_card_picture_and_reply_rules(
     assert as_stranger["viewer"]["replyDisabled"] is True
     assert as_stranger["viewer"]["embeddingDisabled"] is True
     assert _in_timeline(appview, stranger, uri) is None  # not following: not in the timeline
+
+
+def test_the_stack_listens_on_loopback_only(appview: AppView) -> None:
+    """Every service the stack reports is on 127.0.0.1, and the indexing wait is bounded."""
+    from urllib.parse import urlsplit
+
+    for key in ("plcUrl", "pdsUrl", "appviewUrl", "controlUrl"):
+        assert urlsplit(appview.info[key]).hostname == "127.0.0.1", key
+    assert appview.process_all() < 10_000
+
+
+def test_stop_is_idempotent_without_start() -> None:
+    """stop() on a stack that never started, or twice, does nothing."""
+    stack = AppView()
+    stack.stop()
+    stack.stop()
+    assert not stack.running
