@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from bot.cache import cache_dir
-from bot.cards.words import CardTexts, alt_text, card_texts, has_words
+from bot.cards.words import CardTexts, alt_text, card_texts
 from bot.dataset import Item
 from bot.post import Picture
 
@@ -94,11 +94,6 @@ def ensure(picture: Picture) -> Path:
     scratch.write_bytes(data)
     scratch.replace(path)  # atomic: a concurrent reader sees no half-written card
     return path
-
-
-def card_words_for(language: str) -> bool:
-    """Whether share cards can be drawn in ``language``."""
-    return has_words(language)
 
 
 def prepare(picture: Picture) -> None:

@@ -36,9 +36,9 @@ def _file_problem(path: Path) -> str | None:
         size = path.stat().st_size
     except OSError as exc:
         return f"picture {path} cannot be read: {exc.strerror}"
-    if size > MAX_BYTES:
+    if size >= MAX_BYTES:
         return (
-            f"picture {path} has {size:,} bytes; a Bluesky link-card thumbnail takes at most"
+            f"picture {path} has {size:,} bytes; a Bluesky link-card thumbnail must be under"
             f" {MAX_BYTES:,}"
         )
     from PIL import Image, UnidentifiedImageError

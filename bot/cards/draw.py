@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 WIDTH, HEIGHT = 1200, 630
 MARGIN = 64
-MAX_BYTES = 1_000_000  # Bluesky's link-card thumbnail limit; Mastodon takes far more
+MAX_BYTES = 1_000_000  # a Bluesky link-card thumbnail must be under this; Mastodon takes more
 FONTS = Path(__file__).resolve().parent / "fonts"
 REGULAR, BOLD = FONTS / "DejaVuSans.ttf", FONTS / "DejaVuSans-Bold.ttf"
 
@@ -158,11 +158,11 @@ def _encode(image: object) -> bytes:
     assert isinstance(image, Image.Image)
     out = io.BytesIO()
     image.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(out, "PNG", optimize=True)
-    if out.tell() <= MAX_BYTES:
+    if out.tell() < MAX_BYTES:
         return out.getvalue()
     for quality in (85, 70, 50):  # pragma: no cover - flat cards are ~40 KB as PNG
         out = io.BytesIO()
         image.save(out, "JPEG", quality=quality, optimize=True)
-        if out.tell() <= MAX_BYTES:
+        if out.tell() < MAX_BYTES:
             return out.getvalue()
     raise ValueError("the share card does not fit in 1,000,000 bytes")  # pragma: no cover
