@@ -208,8 +208,10 @@ def test_scheduled_job_posts_the_slot_that_fired(
     fired = dt.datetime(2026, 5, 4, 12, 30, 2, tzinfo=dt.UTC)
     worker = Worker(_app_at(monkeypatch, fired))
     mastodon_account = worker.app.accounts[0]
-    worker._job(mastodon_account)
-    worker._job(mastodon_account)  # a second firing for the same slot posts nothing new
+    handed = worker._job(mastodon_account)  # the job hands the slot to the account's lane
+    assert handed is not None
+    handed.result(timeout=60)
+    assert worker._job(mastodon_account) is None  # a second firing for the same slot: nothing
     with Store(sqlite_url) as store:
         rows = store.history(dry_run=True, limit=100)
     assert {(r.account, r.slot_at) for r in rows} == {("mastodon", "2026-05-04T12:30:00Z")}
@@ -217,6 +219,6 @@ def test_scheduled_job_posts_the_slot_that_fired(
     worker.stopping.set()
     worker2 = Worker(_app_at(monkeypatch, fired + dt.timedelta(hours=1)))
     worker2.stopping.set()
-    worker2._job(mastodon_account)
+    assert worker2._job(mastodon_account) is None
     with Store(sqlite_url) as store:
         assert len(store.history(dry_run=True, limit=100)) == 3

@@ -135,6 +135,8 @@ class Settings(BaseSettings):
     site_base_url: str | None = None
     dry_run: bool = False
     catch_up_grace: int = Field(default=3600, ge=0)
+    post_concurrency: int = Field(default=16, ge=1, le=1000)
+    post_concurrency_per_server: int = Field(default=4, ge=1, le=100)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     mastodon_visibility: Visibility = "public"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from bot.clock import iso, utcnow
@@ -149,6 +150,42 @@ class Posts(PostQueries, Rotation):
             error=error,
             lease_until="",
         )
+
+    def record_missed(
+        self,
+        *,
+        account: str,
+        platform: str,
+        slot_at: dt.datetime,
+        keys: Sequence[tuple[str, str]],
+        dry_run: bool,
+        reason: str,
+    ) -> int:
+        """Record that a slot's posts (``keys``: slot key, language slot) were not sent, with
+        the reason; a key that already has a row keeps it. Returns how many were recorded."""
+        now = iso(utcnow())
+        recorded = 0
+        for slot_key, slot_language in keys:
+            row = self.execute(
+                "INSERT INTO posts (account, platform, slot_at, slot_key, dry_run, item_id,"
+                " slot_language, language, text, payload, status, remote_key, error, attempts,"
+                " created_at, updated_at, lease_until)"
+                " VALUES (?, ?, ?, ?, ?, '', ?, '', '', '{}', 'missed', '', ?, 0, ?, ?, '')"
+                " ON CONFLICT (account, slot_key, dry_run) DO NOTHING RETURNING id",
+                (
+                    account,
+                    platform,
+                    iso(slot_at),
+                    slot_key,
+                    int(dry_run),
+                    slot_language,
+                    reason[:2000],
+                    now,
+                    now,
+                ),
+            ).fetchone()
+            recorded += row is not None
+        return recorded
 
     def mark_retracted(self, post: PostRecord) -> None:
         self.execute(

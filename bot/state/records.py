@@ -13,7 +13,9 @@ from typing import Any, Literal
 #: refused    the platform refused the content (400/413/422): final; the item moves on
 #: failed     not posted (credentials rejected, abandoned after downtime, confirmed absent)
 #: retracted  deleted again with ``leavex-bot retract``
-Status = Literal["planned", "posted", "unknown", "refused", "failed", "retracted"]
+#: missed     the slot could not start in time (backlog, a paused process, the database was
+#:            unreachable): nothing was sent; ``error`` says why
+Status = Literal["planned", "posted", "unknown", "refused", "failed", "retracted", "missed"]
 #: Posts whose outcome is not settled: the next run reconciles them.
 UNSETTLED: tuple[Status, ...] = ("planned", "unknown")
 #: Posts that count as posted for the rotation (posted, possibly posted, or refused).

@@ -87,7 +87,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from tests.support.server import LOOPBACK, LoopbackServer, PortTaken, free_ports
+from tests.support.server import LOOPBACK, LoopbackServer, PortTaken, free_ports, wait_until
 
 __all__ = [
     "DEBIAN_PG_ROOT",
@@ -407,6 +407,25 @@ class PostgresServer(LoopbackServer):
         self._log_start = self._log.tell()
         self._proc = self._run_child(cmd, stdout=self._log, stderr=subprocess.STDOUT)
         self._port = port
+
+    def halt(self) -> None:
+        """An outage: stop the postmaster (fast shutdown), keeping its data and its port."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            self._terminate(proc)
+
+    def resume(self) -> None:
+        """End an outage: start the postmaster again on the same data and port (bounded
+        wait until it accepts connections)."""
+        assert self._proc is None and self._port is not None, "halt() a running server first"
+        cmd = [str(self.binaries.postgres), "-D", str(self.data_dir)]
+        for key, value in self._settings(self._port).items():
+            cmd += ["-c", f"{key}={value}"]
+        assert self._log is not None
+        self._log_start = self._log.tell()
+        self._proc = self._run_child(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+        if not wait_until(self._ready, timeout=self.ready_timeout, interval=self.ready_interval):
+            raise self._start_error(f"did not come back within {self.ready_timeout:g} s")
 
     def _ready(self) -> bool:
         """True once psycopg connects; raises if the postmaster exited meanwhile."""
