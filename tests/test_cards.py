@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from bot.cards import card_file, card_texts, ensure, picture_for
@@ -105,6 +107,24 @@ def test_long_names_wrap_or_shrink_and_never_overflow(name: str) -> None:
         assert joined == name.replace(" ", "")
     if name == "HelloQuitX":
         assert (size, lines) == (92, ["HelloQuitX"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.text(
+        alphabet=st.characters(categories=("L", "N", "P", "Zs"), exclude_characters="\u00a0"),
+        min_size=1,
+        max_size=250,
+    ).filter(str.strip)
+)
+def test_any_name_fits_the_card(name: str) -> None:
+    """Whatever the name (letters of any script, digits, punctuation, long words), its lines
+    fit the name box in width and together in height."""
+    size, lines = fit_name(name)
+    font = _font(BOLD, size)
+    assert lines
+    assert all(font.getlength(line) <= NAME_BOX[0] for line in lines)
+    assert len(lines) * int(size * 1.18) <= NAME_BOX[1]
 
 
 def test_cards_are_cached_by_content(tmp_path: Path) -> None:
