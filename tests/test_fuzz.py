@@ -423,9 +423,9 @@ def richtext() -> Iterator[RichText]:
 def _agree(richtext: RichText, post: Any, limits: PlatformLimits) -> None:
     """The post as the servers see it (tests/support/richtext.py post_disagreements): its
     length is Mastodon's count or RichText's graphemeLength, within the limits, and on Bluesky
-    its facets agree with RichText's detection. The disagreements known today (each pinned by
-    a strict xfail in test_rendering.py test_text_as_the_servers_see_it) are counted as
-    events, not failures; any other fails."""
+    its facets agree with RichText's detection. A disagreement marked known (none is left
+    since issue 11; a new one would be pinned by a strict xfail in test_rendering.py
+    test_text_as_the_servers_see_it) is counted as an event; any other fails."""
     seen = None
     if limits.url_length is None or post.platform == "bluesky":
         [seen] = richtext.detect([post.text])

@@ -201,9 +201,9 @@ def test_text_as_the_servers_see_it(
     """A description in many scripts, emoji, links and tags renders to a post the servers see
     as the bot does: Mastodon's count (``count_status_length``) or RichText's graphemeLength
     is the post's length, and on Bluesky every facet agrees with RichText's detection (see
-    test_every_item_agrees_with_richtext). The strict xfail cases are the disagreements known
-    today (issue "Text exactly as the servers see it"): each fails with KnownDisagreement, and
-    only with it (any other disagreement fails the test), until it is fixed."""
+    test_every_item_agrees_with_richtext). The cases named after a kind of issue 11 ("Text
+    exactly as the servers see it") were strict xfails until it was fixed; a disagreement found
+    later and marked known (``_known``) fails with KnownDisagreement only, until it is fixed."""
     item = Item.model_validate(
         {
             "id": "texts",
@@ -643,3 +643,26 @@ def test_template_reading_platform_is_rendered_per_platform(tmp_path: object) ->
     assert " on mastodon " in r.render(item, "en", "mastodon").text
     assert " on bluesky " in r.render(item, "en", "bluesky").text
     assert " on mastodon " in r.render(item, "en", "mastodon").text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_link_in_a_name_keeps_its_quotes(richtext: RichText, language: str) -> None:
+    """A petition whose name holds a URL (its template quotes the name) links exactly the URL
+    on Bluesky: the closing quote is neither in the facet's range nor in its target, and the
+    post agrees with RichText's detection."""
+    item = Item.model_validate(
+        {
+            "id": "named",
+            "kind": "petition",
+            "name": "Stop it at https://x.org/aufruf-2025-",
+            "urls": ["https://example.org/named"],
+        }
+    )
+    post = renderer().render(item, language, "bluesky")
+    raw = post.text.encode()
+    [link] = [f for f in post.facets if f.value.startswith("https://x.org")]
+    assert link.value == "https://x.org/aufruf-2025-"
+    assert raw[link.start : link.end].decode() == "x.org/aufruf-2025-"
+    [seen] = richtext.detect([post.text])
+    assert oracle.post_disagreements(post, BLUESKY_LIMITS, seen) == []
