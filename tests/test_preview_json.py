@@ -42,6 +42,9 @@ def test_preview_json_is_one_object_per_post() -> None:
     assert code == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
     assert {post["platform"] for post in lines} == {"mastodon", "bluesky"}
+    images = [post["image"] for post in lines if post["image"]]
+    assert images, "every bundled item has a picture (its share card)"
+    assert all(image["file"] and image["alt"] for image in images)
     for post in lines:
         assert set(post) == KEYS
         if post["text"] is None:
