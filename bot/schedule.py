@@ -239,7 +239,9 @@ def _trigger_class() -> Any:
             for _ in range(_MAX_FIRES_IN_A_FOLD):
                 if fire is None:
                     return None
-                again = self._earliest(max(moment, fire - 2 * _LARGEST_CHANGE))
+                # (in UTC: two times of one zone compare by their wall clock, folds alike)
+                sooner = max(_utc(moment), _utc(fire) - 2 * _LARGEST_CHANGE)
+                again = self._earliest(sooner.astimezone(self.timezone))
                 if again is None or _utc(again) >= _utc(fire):
                     return fire
                 fire = again

@@ -44,6 +44,7 @@ SCHEDULES = [
     "0 0 * * *",
     "*/20 0,23 * * *",
     "0 */2 * * 6,0",
+    "*/40 2,6 * * *",  # by the clock, in both passes, and hours later the same day
 ]
 
 
