@@ -214,7 +214,12 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         sock, address = args
         if getattr(sock, "family", None) in (socket.AF_INET, socket.AF_INET6):
             _refuse(nodeid, f"binds a socket to {address!r}")
-    elif programs := _program_names(event, args) & SERVER_PROGRAMS:
+        return
+    try:
+        programs = _program_names(event, args) & SERVER_PROGRAMS
+    except (TypeError, ValueError):  # arguments the launch itself will refuse
+        return
+    if programs:
         _refuse(nodeid, f"launches {sorted(programs)[0]!r}")
 
 
