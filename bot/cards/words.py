@@ -8,7 +8,7 @@ alt text says the same in a sentence, so a screen-reader user gets what a sighte
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from urllib.parse import urlsplit
 
 from bot.dataset import Item
@@ -66,13 +66,15 @@ class CardTexts:
 
     def pairs(self) -> tuple[tuple[str, str], ...]:
         """As stored with a planned post (``Picture.card``), to draw the card again."""
-        return tuple((f.name, str(v)) for f, v in zip(fields(self), astuple(self), strict=True))
+        return tuple((name, getattr(self, name)) for name in _FIELDS)
 
     @classmethod
     def from_pairs(cls, pairs: tuple[tuple[str, str], ...]) -> CardTexts:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in pairs if k in known}
-        return cls(**{name: values.get(name, "") for name in known})
+        values = {k: v for k, v in pairs if k in _FIELDS}
+        return cls(**{name: values.get(name, "") for name in _FIELDS})
+
+
+_FIELDS = tuple(f.name for f in fields(CardTexts))
 
 
 def has_words(language: str) -> bool:
