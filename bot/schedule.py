@@ -82,7 +82,9 @@ def parse(expression: str) -> Crontab:
             if match is None or any(
                 not word.isdigit() and word not in (allowed or ()) for word in words
             ):
-                raise ValueError(f"{expression!r}: cannot read {element!r}")
+                raise ValueError(
+                    f"{expression!r} is not a valid cron expression: cannot read {element!r}"
+                )
     try:
         CronSim(" ".join(fields), dt.datetime(2000, 1, 1))  # noqa: DTZ001 - only parses
     except CronSimError as exc:

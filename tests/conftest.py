@@ -136,16 +136,6 @@ SERVER_STARTERS = (
     "richtext_process(",
     "RichText(",
 )
-#: Tests in other files that start a server in their own code, without a fixture: marked slow
-#: here until their files carry the marker (then delete them here).
-STARTS_A_SERVER_ITSELF = frozenset(
-    {
-        "tests/test_mastodon_contract.py::test_recorded_interaction",
-        "tests/test_mastodon_server.py::test_binds_loopback_and_stops",
-        "tests/test_mastodon_server.py::test_start_and_stop_are_idempotent",
-        "tests/test_mastodon_server.py::test_accounts_can_be_added_before_start",
-    }
-)
 #: Programs that are servers (or run one), refused to tests that are not marked slow.
 SERVER_PROGRAMS = frozenset(
     {"node", "nodejs", "npm", "npx", "postgres", "postmaster", "initdb", "pg_ctl", "pg_ctlcluster"}
@@ -182,8 +172,7 @@ def server_fixtures(item: pytest.Item) -> list[str]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test that uses a server fixture is ``slow``."""
     for item in items:
-        listed = item.nodeid.split("[")[0] in STARTS_A_SERVER_ITSELF
-        if not item.get_closest_marker("slow") and (listed or server_fixtures(item)):
+        if not item.get_closest_marker("slow") and server_fixtures(item):
             item.add_marker(pytest.mark.slow)
 
 

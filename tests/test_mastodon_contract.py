@@ -330,6 +330,7 @@ def header_mismatches(interaction: Interaction, ours: dict[str, str], now: datet
 
 
 @pytest.mark.parametrize("interaction", _cases())
+@pytest.mark.slow  # starts a Mastodon test server per recorded interaction
 def test_recorded_interaction(interaction: Interaction | None) -> None:
     """The server answers a recorded request with the recorded status, shape and headers."""
     if interaction is None:

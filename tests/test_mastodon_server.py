@@ -992,6 +992,7 @@ def test_keep_alive_reuses_one_connection(server: MastodonTestServer, api: Masto
     assert server.connections_opened == 1
 
 
+@pytest.mark.slow
 def test_binds_loopback_and_stops() -> None:
     """The server listens on 127.0.0.1 only and refuses connections after stop()."""
     server = MastodonTestServer().start()
@@ -1002,6 +1003,7 @@ def test_binds_loopback_and_stops() -> None:
         pass
 
 
+@pytest.mark.slow
 def test_start_and_stop_are_idempotent() -> None:
     """start() on a running server returns it unchanged; stop() may be called again."""
     with MastodonTestServer() as server:
@@ -1029,6 +1031,7 @@ def test_waits_are_bounded_in_count_and_time() -> None:
     assert wait_for(lambda: True, timeout=0.0)
 
 
+@pytest.mark.slow
 def test_accounts_can_be_added_before_start() -> None:
     """The port is fixed at first use, so accounts and URLs can be set up before start()."""
     server = MastodonTestServer()

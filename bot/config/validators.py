@@ -46,16 +46,9 @@ def check_cron(expression: str | None) -> str | None:
     bad = [field for field in fields if not _CRON_FIELD.fullmatch(field)]
     if bad:
         raise ValueError(f"{expression!r} is not a valid cron expression: cannot read {bad[0]!r}")
-    import datetime as dt
+    from bot.schedule import check_schedule  # read exactly as the worker will read it
 
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        trigger = CronTrigger.from_crontab(expression, timezone="UTC")
-    except ValueError as exc:
-        raise ValueError(f"{expression!r} is not a valid cron expression: {exc}") from None
-    if trigger.get_next_fire_time(None, dt.datetime.now(dt.UTC)) is None:
-        raise ValueError(f"{expression!r} never fires (no such date)")
+    check_schedule(expression)
     return expression
 
 
