@@ -110,7 +110,16 @@ def _fit_one_line(
 
 
 def draw_card(texts: CardTexts) -> bytes:
-    """The card as PNG bytes (at most :data:`MAX_BYTES`)."""
+    """The card as PNG bytes (under :data:`MAX_BYTES`). The fonts of all sizes tried are let
+    go afterwards: a worker draws a card now and then, and keeping a dozen FreeType faces
+    cost it 4 MB."""
+    try:
+        return _draw(texts)
+    finally:
+        _font.cache_clear()
+
+
+def _draw(texts: CardTexts) -> bytes:
     from PIL import Image, ImageDraw
 
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
