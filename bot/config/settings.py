@@ -149,6 +149,11 @@ class Settings(BaseSettings):
     bluesky_handle: str | None = None
     bluesky_app_password: SecretStr | None = Field(default=None, validate_default=True)
     accounts: dict[str, AccountSettings] = Field(default_factory=dict)
+    #: the status page (``leavex-bot web``) and alerts
+    web_user: str = Field(default="admin", min_length=1)
+    web_password: SecretStr | None = None
+    port: int = Field(default=8000, ge=1, le=65535)
+    alert_urls: SecretStr | None = None
     #: where the settings came from, for error messages (not a setting)
     _source: str = PrivateAttr("environment")
 
@@ -163,6 +168,8 @@ class Settings(BaseSettings):
         "mastodon_access_token",
         "bluesky_handle",
         "bluesky_app_password",
+        "web_password",
+        "alert_urls",
         mode="before",
     )(empty_is_unset)
     _split = field_validator("post_languages", mode="before")(split_list)
