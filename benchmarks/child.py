@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks import worker_load
 from benchmarks.common import rss_kb
 
 START = dt.datetime(2027, 1, 4, 10, tzinfo=dt.UTC)
@@ -446,6 +447,8 @@ def _baseline_jobs(app: Any, env: Any, rows: list[Any]) -> list[tuple[Any, dict[
 
 
 CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "many_accounts": worker_load.many_accounts,
+    "long_run": worker_load.long_run,
     "growth": growth,
     "perpost": perpost,
     "logins": logins,

@@ -15,8 +15,10 @@ import platform
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -484,6 +486,211 @@ def logins(servers: Servers, opts: argparse.Namespace) -> Result:
     )
 
 
+# -- many accounts on one schedule ------------------------------------------------------------
+
+
+def _ideal_slot(
+    report: list[dict[str, Any]], latency: float, overall: int, per_server: int
+) -> dict[str, Any]:
+    """The shortest time the slot's requests can take when every request takes ``latency``
+    and nothing else costs anything: a server serves at most ``min(per_server, its accounts)``
+    requests at once, all servers together at most ``overall``, and one account's requests
+    run one after the other. The slot can end no sooner than the most loaded of these."""
+    requests = [sum(server["requests"].values()) for server in report]
+    accounts = [server["accounts"] for server in report]
+    lanes = [min(per_server, n) for n in accounts if n]
+    parallel = min(overall, sum(lanes))
+    bounds = {
+        "all servers": sum(requests) * latency / parallel,
+        "busiest server": max(
+            r * latency / min(per_server, n) for r, n in zip(requests, accounts, strict=True) if n
+        ),
+        "one account": max(server["per_account"] for server in report) * latency,
+    }
+    return {
+        "seconds": max(bounds.values()),
+        "bounds": bounds,
+        "requests": sum(requests),
+        "parallel": parallel,
+    }
+
+
+def many_accounts(opts: argparse.Namespace) -> list[Result]:
+    """``opts.fleet_accounts`` Mastodon accounts on one schedule, spread over
+    ``opts.fleet_servers`` test servers (another process) that answer each request after
+    ``opts.latency`` s; every account's job fired as APScheduler does (``Worker._job``); the
+    slot's wall time against the ideal latency-bound time, and RSS per account."""
+    from benchmarks.servers import mastodon_fleet
+
+    n_accounts, n_servers, latency = opts.fleet_accounts, opts.fleet_servers, opts.latency
+    with workdir() as work:
+        say(f"many-accounts: starting {n_servers} Mastodon test servers ({latency * 1000:.0f} ms)")
+        with mastodon_fleet(n_servers, n_accounts, latency) as fleet:
+            accounts_file = work / "accounts.json"
+            accounts_file.write_text(json.dumps(fleet.accounts))
+            extra = {
+                "DATABASE_URL": f"sqlite:///{work / 'state.sqlite3'}",
+                "SITE_BASE_URL": SITE,
+                "POST_SCHEDULE": "30 12 * * *",
+                "TIMEZONE": "UTC",
+                "POST_LANGUAGES": "en",
+                "LANGUAGE_MODE": "rotate",
+            }
+            env = clean_env(work, extra, bytecode=not opts.no_bytecode)
+            servers_cpu = fleet.report()["cpu_seconds"]
+            out = child(
+                "many_accounts",
+                {"accounts_file": str(accounts_file), "via": opts.accounts_via},
+                env,
+                work / "cwd",
+                timeout=1800,
+                progress=lambda m: say(f"many-accounts: {m}"),
+            )
+            seen = fleet.report()
+    report = seen["servers"]
+    servers_cpu = seen["cpu_seconds"] - servers_cpu
+    for server in report:
+        mine = [a for a in fleet.accounts if a["base_url"] == server["base_url"]]
+        server["accounts"] = len(mine)
+        server["per_account"] = sum(server["requests"].values()) / max(1, len(mine))
+    overall, per_server = out["concurrency"], out["per_server"]
+    ideal = _ideal_slot(report, latency, overall, per_server)
+    wall = out["wall"]
+    ratio = wall / ideal["seconds"]
+    statuses = sum(server["statuses"] for server in report)
+    paths = Counter[str]()
+    for server in report:
+        paths.update(server["requests"])
+    all_posted = (
+        out["posted_accounts"] == n_accounts and statuses == n_accounts and not out["error_count"]
+    )
+    peaks = [server["peak_in_flight"] for server in report]
+    connections = [server["connections_opened"] for server in report]
+    base, loaded, after = out["samples"]
+    per_account_kb = (after["rss_kb"] - base["rss_kb"]) / n_accounts
+    bounds = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in ideal["bounds"].items())
+    posted = f"{out['posted_accounts']}/{n_accounts} accounts posted their slot"
+    return [
+        Result(
+            figure=f"one slot of {n_accounts} Mastodon accounts on {n_servers} servers"
+            f" ({latency * 1000:.0f} ms per request)",
+            measured=f"{wall:.2f} s; {posted}",
+            baseline=f"{ideal['seconds']:.2f} s (ideal: {ideal['requests']} requests ×"
+            f" {latency * 1000:.0f} ms / {ideal['parallel']} at once)",
+            ratio=ratio,
+            budget="≤ 1.5×, every account posted",
+            passed=ratio <= 1.5 and all_posted,
+            notes=[
+                f"POST_CONCURRENCY {overall}, POST_CONCURRENCY_PER_SERVER {per_server};"
+                f" ideal = max of: {bounds}",
+                "requests seen by the servers: "
+                + ", ".join(f"{path} {count}" for path, count in paths.most_common())
+                + f"; statuses created {statuses}; rows {out['statuses']}"
+                + (f"; errors {out['errors']}" if out["error_count"] else ""),
+                f"most requests in flight at once per server {min(peaks)}–{max(peaks)};"
+                f" TCP connections opened per server {min(connections)}–{max(connections)};"
+                f" after the slot the worker holds {after['fds'].get('socket', 0)} sockets,"
+                f" {after['threads']} threads ({after['lane_threads']} in {after['lanes']} lanes)",
+                f"CPU during the slot: the worker {out['cpu']:.2f} s, the servers' process"
+                f" {servers_cpu:.2f} s (2 CPUs); log events {out['events']}",
+                f"handing all jobs over took {out['handed_seconds'] * 1000:.0f} ms;"
+                f" loading the {n_accounts} accounts {out['load_seconds']:.1f} s",
+            ],
+            data={"child": out, "servers": report, "ideal": ideal, "servers_cpu": servers_cpu},
+        ),
+        Result(
+            figure=f"worker memory per account ({n_accounts} accounts, after their slot)",
+            measured=f"{per_account_kb:.0f} kB",
+            baseline=f"{fmt_mb(base['rss_kb'])} (the same process before the accounts)",
+            ratio=None,
+            budget="< 1 MB per account",
+            passed=per_account_kb < 1024,
+            notes=[
+                f"RSS base {fmt_mb(base['rss_kb'])} → accounts loaded {fmt_mb(loaded['rss_kb'])}"
+                f" → after the slot {fmt_mb(after['rss_kb'])}; loading:"
+                f" {(loaded['rss_kb'] - base['rss_kb']) / n_accounts:.0f} kB per account,"
+                f" the slot (publishers, connections, lanes):"
+                f" {(after['rss_kb'] - loaded['rss_kb']) / n_accounts:.0f} kB per account",
+            ],
+        ),
+    ]
+
+
+# -- a long run in accelerated time ---------------------------------------------------------
+
+
+def long_run(opts: argparse.Namespace) -> Result:
+    """The worker over ``opts.long_slots`` slots in accelerated time: ``Worker._job`` for 5
+    accounts (3 lanes) per fire, the app's clock a minute on per fire, an in-process publisher.
+    The state file lives on tmpfs (/dev/shm) when there is one: this figure is about growth,
+    and a disk's fsyncs would only stretch its run time."""
+    shm = Path("/dev/shm")
+    with (
+        workdir() as work,
+        tempfile.TemporaryDirectory(
+            prefix="leavex-bench-", dir=shm if shm.is_dir() else None
+        ) as state,
+    ):
+        extra = {
+            "DATABASE_URL": f"sqlite:///{Path(state) / 'state.sqlite3'}",
+            "SITE_BASE_URL": SITE,
+            "POST_SCHEDULE": "* * * * *",
+            "TIMEZONE": "UTC",
+            "POST_LANGUAGES": "de,en,fr",
+            "LANGUAGE_MODE": "rotate",
+        }
+        env = clean_env(work, extra, bytecode=not opts.no_bytecode)
+        out = child(
+            "long_run",
+            {
+                "accounts": 5,
+                "hosts": 3,
+                "slots": opts.long_slots,
+                "warmup": 500,
+                "every": opts.long_slots // 10,
+            },
+            env,
+            work / "cwd",
+            timeout=1800,
+            progress=lambda m: say(f"long-run: {m}"),
+        )
+    samples = [s for s in out["samples"] if s["slots"] >= 0]
+    start, middle, end = samples[0], samples[len(samples) // 2], samples[-1]
+    growth_kb = end["rss_kb"] - start["rss_kb"]
+    same_threads = len({s["threads"] for s in samples}) == 1
+    same_fds = len({s["fds"]["all"] for s in samples}) == 1
+    rows_ok = out["rows"].get("posted", 0) == out["slots"] and not out["failures"]
+    passed = growth_kb < 2048 and same_threads and same_fds and rows_ok
+
+    def at(s: dict[str, Any]) -> str:
+        return (
+            f"{s['slots']:,}: {fmt_mb(s['rss_kb'])}, {s['threads']} threads,"
+            f" {s['fds']['all']} fds ({s['fds'].get('socket', 0)} sockets)"
+        )
+
+    return Result(
+        figure=f"the worker over {opts.long_slots:,} slots (accelerated time)",
+        measured=f"RSS {growth_kb / 1024:+.2f} MB; threads {start['threads']} →"
+        f" {end['threads']}; open fds {start['fds']['all']} → {end['fds']['all']}",
+        baseline="–",
+        ratio=None,
+        budget="no growth (RSS < 2 MB, threads and fds equal)",
+        passed=passed,
+        notes=[
+            f"start / middle / end — {at(start)}; {at(middle)}; {at(end)}",
+            f"5 accounts on 3 servers (lanes), {out['fires']:,} fires of Worker._job after"
+            f" 500 warm-up slots; in-process publisher; {out['seconds']:.0f} s"
+            f" ({out['seconds'] / out['slots'] * 1000:.1f} ms per slot); rows {out['rows']}"
+            + (f"; failures {out['failures']}" if out["failures"] else ""),
+            "RSS every 10th: "
+            + ", ".join(f"{s['rss_kb'] / 1024:.1f}" for s in samples)
+            + f" MB (before the first slot {fmt_mb(out['samples'][0]['rss_kb'])},"
+            f" {out['samples'][0]['threads']} thread)",
+        ],
+        data=out,
+    )
+
+
 # -- the table --------------------------------------------------------------------------------
 
 
@@ -524,6 +731,8 @@ FIGURES = (
     "selection",
     "per-post",
     "logins",
+    "many-accounts",
+    "long-run",
 )
 
 
@@ -560,6 +769,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     opts.check_repeat = 1 if quick else 3
     opts.sel_items = 10_000 if quick else 100_000
     opts.post_repeat = 30 if quick else 200
+    opts.fleet_accounts = 100 if quick else 500
+    opts.fleet_servers = 10
+    opts.latency = 0.15
+    opts.accounts_via = os.environ.get("BENCH_ACCOUNTS_VIA", "environment")
+    opts.long_slots = 1000 if quick else 10_000
     return opts
 
 
@@ -583,6 +797,8 @@ def main(argv: list[str] | None = None) -> int:
             "selection": lambda: selection(opts),
             "per-post": lambda: per_post(servers, opts),
             "logins": lambda: logins(servers, opts),
+            "many-accounts": lambda: many_accounts(opts),
+            "long-run": lambda: long_run(opts),
         }
         for name in chosen:
             say(f"running {name}")

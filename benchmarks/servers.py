@@ -3,6 +3,11 @@
 The Mastodon test server runs in a child process (``python -m benchmarks.servers mastodon``), so
 that neither its CPU time nor its memory (it keeps every status and request) is counted in the
 measured process. The PDS is the real one from ``tests/support/pds.py`` (Node, its own process).
+
+A fleet of Mastodon test servers (``python -m benchmarks.servers mastodon-fleet JSON``) runs in
+one child process too: N servers, each answering every request after ``delay`` seconds, with
+the accounts spread over them; on a ``report`` line it prints what each server saw (requests by
+path, statuses, TCP connections opened, the most requests handled at once).
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,6 +81,57 @@ def pds_server() -> Iterator[tuple[Any, BlueskyInfo]]:
         yield pds, BlueskyInfo(pds.url, account.handle, account.password)
 
 
+class Fleet:
+    """Mastodon test servers in a child process: ``accounts`` is a list of
+    ``{"name", "base_url", "token"}``; :meth:`report` asks the servers what they saw."""
+
+    def __init__(self, proc: subprocess.Popen[str], accounts: list[dict[str, str]]) -> None:
+        self._proc = proc
+        self.accounts = accounts
+
+    def report(self) -> dict[str, Any]:
+        """``servers``: per server ``base_url``, ``requests`` (``"METHOD /path": count``),
+        ``statuses``, ``connections_opened``, ``peak_in_flight``, ``internal_errors``;
+        ``cpu_seconds``: the CPU time of the servers' process so far."""
+        assert self._proc.stdin is not None
+        assert self._proc.stdout is not None
+        self._proc.stdin.write("report\n")
+        self._proc.stdin.flush()
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the Mastodon test servers stopped")
+        return dict(json.loads(line))
+
+
+@contextmanager
+def mastodon_fleet(servers: int, accounts: int, delay: float) -> Iterator[Fleet]:
+    """``servers`` Mastodon test servers on 127.0.0.1 in one child process, each answering
+    every request after ``delay`` seconds, with ``accounts`` accounts spread round-robin over
+    them (rate limits raised); stopped (stdin closed) on exit."""
+    config = {"servers": servers, "accounts": accounts, "delay": delay}
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "benchmarks.servers", "mastodon-fleet", json.dumps(config)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the Mastodon test servers did not start")
+        yield Fleet(proc, json.loads(line))
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
 def _serve_mastodon() -> None:
     from tests.support.mastodon_server import MastodonTestServer
 
@@ -91,7 +150,79 @@ def _serve_mastodon() -> None:
         server.stop()
 
 
+def _count_in_flight() -> dict[int, list[int]]:
+    """Count the requests each server handles at once: ``{id(server): [now, peak]}``."""
+    from tests.support.mastodon.httpd import Handler
+
+    counts: dict[int, list[int]] = {}
+    lock = threading.Lock()
+    handle = Handler._handle
+
+    def counting(self: Any) -> None:
+        key = id(self.app)
+        with lock:
+            count = counts.setdefault(key, [0, 0])
+            count[0] += 1
+            count[1] = max(count[1], count[0])
+        try:
+            handle(self)
+        finally:
+            with lock:
+                counts[key][0] -= 1
+
+    Handler._handle = counting  # type: ignore[method-assign]
+    return counts
+
+
+def _serve_fleet(config: dict[str, Any]) -> None:
+    from tests.support.mastodon_server import MastodonTestServer
+
+    in_flight = _count_in_flight()
+    fleet = [MastodonTestServer() for _ in range(int(config["servers"]))]
+    accounts = []
+    for server in fleet:
+        for family in ("general", "statuses", "deletes", "unauthenticated"):
+            server.set_rate_limit(family, 10_000_000)  # type: ignore[arg-type]
+        server.delay = float(config["delay"])
+    for index in range(int(config["accounts"])):
+        server = fleet[index % len(fleet)]
+        name = f"member{index:04d}"
+        token = f"fleet-token-{index:04d}-0123456789"
+        server.add_account(token, name)
+        accounts.append({"name": name, "base_url": server.base_url, "token": token})
+    for server in fleet:
+        server.start()
+    try:
+        print(json.dumps(accounts), flush=True)
+        for line in sys.stdin:  # until the parent closes our stdin (or dies)
+            if line.strip() != "report":
+                continue
+            report = []
+            for server in fleet:
+                requests = Counter(f"{r.method} {r.path}" for r in server.requests)
+                report.append(
+                    {
+                        "base_url": server.base_url,
+                        "requests": dict(requests),
+                        "statuses": len(server.statuses()),
+                        "connections_opened": server.connections_opened,
+                        "peak_in_flight": in_flight.get(id(server), [0, 0])[1],
+                        "internal_errors": len(server.internal_errors),
+                    }
+                )
+            cpu = time.process_time()
+            print(json.dumps({"servers": report, "cpu_seconds": cpu}), flush=True)
+    finally:
+        for server in fleet:
+            server.stop()
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] != ["mastodon"]:
-        raise SystemExit("usage: python -m benchmarks.servers mastodon")
-    _serve_mastodon()
+    if sys.argv[1:] == ["mastodon"]:
+        _serve_mastodon()
+    elif sys.argv[1:2] == ["mastodon-fleet"] and len(sys.argv) == 3:
+        _serve_fleet(json.loads(sys.argv[2]))
+    else:
+        raise SystemExit(
+            "usage: python -m benchmarks.servers mastodon | mastodon-fleet JSON-CONFIG"
+        )
