@@ -9,11 +9,15 @@
                  ``queries.py``: reading posts back)
 ``rotation.py``  tables ``rotation`` and ``rotation_sync``: which item is posted next
 ``kv.py``        table ``kv``: small values such as a Bluesky session string (``StoreVault``)
+``alerts.py``    table ``alerts``: which problems are open and when each was last alerted
+``overview.py``  reading posts for the status page: the history in pages, latest posts
 """
 
 from __future__ import annotations
 
+from bot.state.alerts import Alerts, ClearedAlert
 from bot.state.kv import KeyValue, StoreVault
+from bot.state.overview import Cursor, HistoryFilter, ItemStats, Overview
 from bot.state.posts import Posts
 from bot.state.records import TAKEN, UNSETTLED, PostRecord, Status
 from bot.state.schema import SCHEMA_VERSION
@@ -22,6 +26,10 @@ __all__ = [
     "SCHEMA_VERSION",
     "TAKEN",
     "UNSETTLED",
+    "ClearedAlert",
+    "Cursor",
+    "HistoryFilter",
+    "ItemStats",
     "PostRecord",
     "Status",
     "Store",
@@ -29,6 +37,6 @@ __all__ = [
 ]
 
 
-class Store(Posts, KeyValue):
+class Store(Posts, KeyValue, Alerts, Overview):
     """Records posts and answers the questions selection asks. One connection per instance,
     opened with the schema brought up to date."""

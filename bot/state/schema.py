@@ -13,7 +13,7 @@ from bot.errors import StateError
 if TYPE_CHECKING:
     from bot.state.database import Database
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_COMMON = [
     """CREATE TABLE IF NOT EXISTS rotation (
@@ -63,6 +63,22 @@ _POSTS_TABLE = """CREATE TABLE IF NOT EXISTS posts (
         updated_at TEXT NOT NULL,
         UNIQUE (account, slot_key, dry_run))"""
 
+_SCHEMA_4 = [
+    "CREATE INDEX IF NOT EXISTS posts_history ON posts (dry_run, slot_at)",
+    "CREATE INDEX IF NOT EXISTS posts_account_history ON posts (account, dry_run, slot_at)",
+    "CREATE INDEX IF NOT EXISTS posts_status_history ON posts (dry_run, status, slot_at)",
+    "CREATE INDEX IF NOT EXISTS posts_item_history ON posts (item_id, dry_run, slot_at)",
+    """CREATE TABLE IF NOT EXISTS alerts (
+        account TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        open INTEGER NOT NULL,
+        alerted INTEGER NOT NULL,
+        opened_at TEXT NOT NULL,
+        last_sent_at TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (account, kind))""",
+]
+
 
 def migrate(db: Database) -> None:
     """Bring the database to ``SCHEMA_VERSION``."""
@@ -106,3 +122,9 @@ def migrate(db: Database) -> None:
             )
             db.execute("DELETE FROM rotation_sync")  # recompute the flags
             db.execute("INSERT INTO schema_version (version) VALUES (3)")
+        if version < 4:
+            # The status page's history (newest first, filtered, in pages) and the alerts'
+            # de-duplication (bot/state/alerts.py).
+            for statement in _SCHEMA_4:
+                db.execute(statement)
+            db.execute("INSERT INTO schema_version (version) VALUES (4)")
