@@ -26,6 +26,7 @@ from concurrent.futures import Future
 from types import FrameType
 from typing import Any
 
+from bot.alerts import notify_missed, notify_outcomes
 from bot.app import App
 from bot.config import Account
 from bot.errors import BotError, InputError, StateError
@@ -96,6 +97,7 @@ def _run_account(app: App, poster: Poster, account: Account, slot_at: dt.datetim
                 item=outcome.item_id,
                 url=outcome.url,
             )
+    notify_outcomes(app.settings, poster.store, account, results)
     return results
 
 
@@ -213,6 +215,7 @@ class Worker:
                 slot=slot_at.isoformat(),
                 reason=reason,
             )
+            notify_missed(self.app.settings, store, account, slot_at, reason)
 
     def _with_database(self, account: Account, work: Callable[[], None]) -> None:
         """Run ``work``; while the database is unreachable, wait with backoff and try again
