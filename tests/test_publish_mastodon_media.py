@@ -5,6 +5,11 @@ only where the instance's API version has it; the bot flag."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -15,8 +20,9 @@ from bot.poster import Poster, RetryPolicy
 from bot.publishing.mastodon import MastodonPublisher
 from bot.publishing.mastodon_media import fit_description
 from bot.state import Store
-from tests.helpers import SITE, account, bundled_dataset, renderer
+from tests.helpers import ROOT, SITE, account, bundled_dataset, renderer
 from tests.support.mastodon_server import MastodonTestServer
+from tests.support.server import wait_until
 
 TOKEN = "masto-token-media"
 START = dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC)
@@ -202,3 +208,48 @@ def test_bot_flag_is_read_and_set(mastodon: MastodonTestServer) -> None:
     assert publisher.mark_bot() is False
     assert mastodon.account("leavex")["bot"] is True
     assert mastodon.account("leavex")["display_name"] == name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["drop", "lost_response"])
+def test_leavex_bot_post_killed_between_upload_and_status(
+    tmp_path: Path, mastodon: MastodonTestServer, sqlite_url: str, fault: str
+) -> None:
+    """`leavex-bot post` is killed (SIGKILL) after its upload, while its status request hangs
+    (never processed, or processed with the answer lost); `leavex-bot post` for the same slot
+    afterwards leaves exactly one status, with its picture and alt text."""
+    mastodon.add_account(TOKEN, "leavex")
+    # lost_response: processed at once, its answer held back; drop: held back, never processed
+    mastodon.inject(fault, delay=20)  # type: ignore[arg-type]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MASTODON_", "BLUESKY_"))},
+        "MASTODON_API_BASE_URL": mastodon.base_url,
+        "MASTODON_ACCESS_TOKEN": TOKEN,
+        "SITE_BASE_URL": SITE,
+        "DATABASE_URL": sqlite_url,
+        "POST_LANGUAGES": "en",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-m", "bot", "post", "--slot", START.isoformat()]
+    victim = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
+    try:
+        asked = wait_until(
+            lambda: any(r.path == "/api/v1/statuses" for r in mastodon.requests), timeout=60
+        )
+        assert asked, "the status request never arrived"
+    finally:
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+    mastodon.clear_faults()
+    with Store(sqlite_url) as store:
+        assert [r.status for r in store.history(limit=5)] == ["planned"]
+    rerun = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    [status] = mastodon.statuses("leavex")
+    [media] = status["media_attachments"]
+    assert media["description"].startswith("Share card of the LeaveX network")
+    with Store(sqlite_url) as store:
+        [row] = store.history(limit=5)
+    assert (row.status, row.remote_id) == ("posted", status["id"])
