@@ -167,15 +167,26 @@ def child(
                 errors.append(line)
                 del errors[:-200]
 
+    chunks: list[str] = []
+
+    def collect() -> None:
+        assert proc.stdout is not None
+        chunks.append(proc.stdout.read())
+
+    # stderr is read by ``pump`` only (``communicate`` would read it too, racing with it)
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
+    collector = threading.Thread(target=collect, daemon=True)
+    collector.start()
     try:
-        out, _ = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.communicate()
+        proc.wait()
         raise RuntimeError(f"benchmark child {name} timed out after {timeout:.0f} s") from None
+    collector.join(timeout=30)
     reader.join(timeout=5)
+    out = "".join(chunks)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child {name} failed ({proc.returncode}):\n{''.join(errors)}")
     return dict(json.loads(out.strip().splitlines()[-1]))

@@ -93,9 +93,15 @@ class EventCounter(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
         self.counts: Counter[str] = Counter()
+        self.warnings: dict[str, str] = {}  # the first line of each warning event
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.counts[str(getattr(record, "event", record.getMessage()[:40]))] += 1
+        event = str(getattr(record, "event", record.getMessage()[:40]))
+        self.counts[event] += 1
+        if record.levelno >= logging.WARNING and event not in self.warnings:
+            fields = getattr(record, "fields", {})
+            line = " ".join([event, *(f"{k}={v}" for k, v in fields.items())])
+            self.warnings[event] = line[:300]
 
 
 def _load_app() -> Any:
@@ -151,6 +157,10 @@ def _fire(worker: Any, clock: Clock) -> dict[str, Any]:
     started = time.perf_counter()
     futures = [worker._job(account) for account in worker.app.accounts]
     handed = time.perf_counter() - started
+    finished: list[float] = []
+    for future in futures:
+        if future is not None:
+            future.add_done_callback(lambda _: finished.append(time.perf_counter() - started))
     errors = []
     for future in futures:
         if future is None:
@@ -167,7 +177,9 @@ def _fire(worker: Any, clock: Clock) -> dict[str, Any]:
         "wall": wall,
         "cpu": cpu,
         "handed_seconds": handed,
+        "finished": sorted(finished),
         "events": dict(events.counts),
+        "warnings": events.warnings,
         "errors": errors[:10],
         "error_count": len(errors),
     }
