@@ -254,3 +254,10 @@ def test_check_refuses_a_picture_the_platforms_cannot_take(
     )
     assert out.startswith("1\n"), out
     assert message in out
+
+
+def test_preview_shows_the_pictures_alt_text() -> None:
+    """`preview` shows each post's picture with its alt text, in the post's language."""
+    result = CliRunner().invoke(cli, ["preview", "-n", "1"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "│ [picture, alt text: " in result.output

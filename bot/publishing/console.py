@@ -34,7 +34,7 @@ class ConsolePublisher:
 
 def format_post(post: OutgoingPost, tz: dt.tzinfo | None = None, *, dry_run: bool = False) -> str:
     """The post as a framed block, with its length as the platform counts it (counted when it
-    was rendered)."""
+    was rendered), and its picture's alt text."""
     slot = post.slot_at.astimezone(tz) if tz else post.slot_at
     mode = ", dry run" if dry_run else ""
     head = (
@@ -42,4 +42,6 @@ def format_post(post: OutgoingPost, tz: dt.tzinfo | None = None, *, dry_run: boo
         f" · slot {slot:%Y-%m-%d %H:%M %Z} · {post.length}/{post.limit} characters"
     )
     body = "\n".join(f"│ {line}" if line else "│" for line in post.text.splitlines())
+    if post.picture is not None:
+        body += f"\n│ [picture, alt text: {post.picture.alt or '(none)'}]"
     return f"{head}\n{body}"
