@@ -288,6 +288,14 @@ from bot.accounts import accounts  # noqa: E402 -- registered after the group
 
 cli.add_command(accounts)
 
+from bot.web.command import web  # noqa: E402 -- registered after the group
+
+cli.add_command(web)
+
+from bot.health import health  # noqa: E402 -- registered after the group
+
+cli.add_command(health)
+
 
 def main() -> None:
     cli(prog_name="leavex-bot")
