@@ -261,3 +261,38 @@ def test_preview_shows_the_pictures_alt_text() -> None:
     result = CliRunner().invoke(cli, ["preview", "-n", "1"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "│ [picture, alt text: " in result.output
+
+
+def test_posting_draws_cards_without_loading_pillow(tmp_path: Path) -> None:
+    """The poster's prepare() draws a missing card in a child process: the card appears, the
+    same as drawn in-process, and the posting process never imports Pillow."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    code = (
+        "import datetime as dt, sys\n"
+        "from bot.cards import picture_for, prepare\n"
+        "from bot.dataset import load_dataset\n"
+        f"item = load_dataset(__import__('pathlib').Path({str(ROOT / 'data')!r})).by_id['juntas']\n"
+        "picture = picture_for(item, 'fr', dt.date(2026, 3, 1))\n"
+        "prepare(picture)\n"
+        "print(picture.file)\n"
+        "print('PIL' in sys.modules)\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    file, pillow = done.stdout.split()
+    assert pillow == "False"
+    texts = card_texts(bundled_dataset().by_id["juntas"], "fr", TODAY)
+    assert texts is not None
+    assert Path(file).read_bytes() == draw_card(texts)

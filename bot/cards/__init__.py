@@ -86,19 +86,56 @@ def _decide(item: Item, language: str, today: dt.date, url: str | None) -> Pictu
     )
 
 
-def ensure(picture: Picture) -> Path:
-    """The picture's file, drawing a share card if its cached file is missing."""
+def ensure(picture: Picture, *, in_process: bool = True) -> Path:
+    """The picture's file, drawing a share card if its cached file is missing.
+
+    ``in_process=False`` draws in a short-lived child process, so a long-running worker never
+    loads Pillow (about 10 MB it would keep; a card is drawn once per item, language and
+    content, so the child's start-up, about 0.3 s, is rare)."""
     path = Path(picture.file)
     if not picture.card or path.is_file():
         return path
-    from bot.cards.draw import draw_card
+    if in_process:
+        from bot.cards.draw import draw_card
 
-    data = draw_card(CardTexts.from_pairs(picture.card))
+        data = draw_card(CardTexts.from_pairs(picture.card))
+    else:
+        data = _draw_in_child(picture.card)
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_suffix(f".{os.getpid()}.tmp")
     scratch.write_bytes(data)
     scratch.replace(path)  # atomic: a concurrent reader sees no half-written card
     return path
+
+
+def _draw_in_child(card: tuple[tuple[str, str], ...]) -> bytes:
+    """``python -m bot.cards.draw`` with the card's texts as JSON on stdin; PNG on stdout."""
+    import json
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parent.parent.parent)  # this very copy of the bot
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cards.draw"],
+            input=json.dumps(card).encode("utf-8"),
+            capture_output=True,
+            env=env,
+            timeout=120,
+            check=True,
+        )
+    except subprocess.CalledProcessError as exc:
+        detail = exc.stderr.decode("utf-8", errors="replace").strip().splitlines()
+        raise ValueError(f"drawing the card failed: {detail[-1] if detail else exc}") from None
+    except subprocess.TimeoutExpired:
+        raise ValueError("drawing the card took more than 120 s") from None
+    if not done.stdout.startswith(b"\x89PNG"):
+        raise ValueError("drawing the card gave no PNG")
+    return done.stdout
 
 
 def prepare(picture: Picture) -> None:
@@ -109,7 +146,7 @@ def prepare(picture: Picture) -> None:
     from bot.logs import log_event
 
     try:
-        ensure(picture)
+        ensure(picture, in_process=False)
     except (OSError, ValueError) as exc:
         log_event(
             logging.getLogger("bot.cards"),

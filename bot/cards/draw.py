@@ -175,3 +175,17 @@ def _encode(image: object) -> bytes:
         if out.tell() < MAX_BYTES:
             return out.getvalue()
     raise ValueError("the share card does not fit in 1,000,000 bytes")  # pragma: no cover
+
+
+def main() -> None:
+    """``python -m bot.cards.draw``: the card's texts as JSON pairs on stdin, PNG on stdout
+    (how a worker draws without loading Pillow itself)."""
+    import json
+    import sys
+
+    pairs = tuple((str(k), str(v)) for k, v in json.loads(sys.stdin.buffer.read()))
+    sys.stdout.buffer.write(draw_card(CardTexts.from_pairs(pairs)))
+
+
+if __name__ == "__main__":
+    main()
