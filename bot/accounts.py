@@ -95,4 +95,7 @@ def online_warnings(publisher: object, account: Account) -> list[str]:
         note = quote_note(account, version)
         if note:
             warnings.append(note)
+    types = getattr(getattr(publisher, "media_limits", None), "mime_types", None)
+    if account.platform == "mastodon" and account.media and types and "image/png" not in types:
+        warnings.append("the instance takes no PNG images: posts go out without share cards")
     return warnings

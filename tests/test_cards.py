@@ -201,7 +201,7 @@ def test_cards_command_writes_pngs(tmp_path: Path) -> None:
     written = out / "musk-stoppen.de.png"
     assert Image.open(written).size == (1200, 630)
     assert "alt: Karte des Netzwerks LeaveX: Petition „Musk stoppen" in result.output
-    assert "1 pictures" in result.output
+    assert "1 picture in" in result.output
     bad = CliRunner().invoke(cli, ["cards", "--item", "nope"])
     assert bad.exit_code == 2
     assert "no item 'nope'" in bad.output

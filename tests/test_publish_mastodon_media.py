@@ -197,6 +197,19 @@ def test_quote_policy_only_where_the_api_version_has_it(
     assert mastodon.statuses("leavex")[0]["quote_approval"]["automatic"] == automatic
 
 
+def test_check_online_warns_when_the_instance_takes_no_png(
+    monkeypatch: pytest.MonkeyPatch, mastodon: MastodonTestServer, sqlite_url: str
+) -> None:
+    """`check --online` says so when the instance's media types leave the share cards out."""
+    mastodon.supported_image_types = ("image/jpeg",)
+    _env(monkeypatch, mastodon, sqlite_url)
+    result = CliRunner().invoke(cli, ["check", "--online"], catch_exceptions=False)
+    assert "warning: the instance takes no PNG images" in result.output
+    monkeypatch.setenv("MASTODON_MEDIA", "false")
+    result = CliRunner().invoke(cli, ["check", "--online"], catch_exceptions=False)
+    assert "no PNG" not in result.output
+
+
 def test_bot_flag_is_read_and_set(mastodon: MastodonTestServer) -> None:
     """bot_mark reads the bot flag; mark_bot sets it once and keeps the display name."""
     mastodon.add_account(TOKEN, "leavex")

@@ -75,4 +75,4 @@ def _write_cards(
             written += 1
             size = target.stat().st_size
             click.echo(f"{target}  {size:,} bytes  alt: {picture.alt or '(none)'}")
-    click.echo(f"{written} pictures in {out}")
+    click.echo(f"{written} picture{'' if written == 1 else 's'} in {out}")

@@ -161,6 +161,12 @@ class MastodonPublisher:
         return MASTODON_DEFAULT_LIMITS
 
     @property
+    def media_limits(self) -> MediaLimits:
+        """What the instance takes as an image (``configuration.media_attachments``)."""
+        _ = self.limits
+        return self._media_limits
+
+    @property
     def api_version(self) -> int:
         """``api_versions.mastodon`` of the instance (0: older than 4.3, or unknown)."""
         _ = self.limits
