@@ -126,6 +126,23 @@ def test_faults_on_apply_writes_leave_one_post_with_its_gates(
     assert [len(_records(pds, user.did, c)) for c in COLLECTIONS] == [1, 1, 1]
 
 
+@pytest.mark.parametrize(("fault", "thumb"), [("error_502", True), ("rate_limit", False)])
+def test_a_failed_thumbnail_upload(
+    pds: PDS, proxy: FaultProxy, sqlite_url: str, fault: str, thumb: bool
+) -> None:
+    """A 5xx on uploadBlob retries the post, picture included; a rate-limited upload lets the
+    post go out on time with its card but no picture."""
+    user = pds.create_account()
+    acct = _account(proxy.url, user)
+    proxy.inject(fault, path="/xrpc/com.atproto.repo.uploadBlob")  # type: ignore[arg-type]
+    with Store(sqlite_url) as store:
+        poster = Poster(store, bundled_dataset(), renderer(), today=START.date)
+        publisher = BlueskyPublisher(acct, StoreVault(sqlite_url), request_timeout=10)
+        assert poster.run_slot(acct, publisher, START)[0].status == "posted"
+    [post] = _records(pds, user.did, COLLECTIONS[0]).values()
+    assert ("thumb" in post["embed"]["external"]) is thumb
+
+
 def test_crash_after_the_commit_is_reconciled_at_the_posts_key(
     pds: PDS, proxy: FaultProxy, sqlite_url: str
 ) -> None:

@@ -169,6 +169,9 @@ class BlueskyPublisher:
                 "uploadBlob", lambda: self.session.client.upload_blob(data)
             )
         except (TransientPublishError, PermanentPublishError) as exc:
+            if isinstance(exc, TransientPublishError) and exc.status != 429:
+                raise  # the whole post is retried, picture included
+            # refused, or rate limited: the post goes out on time, its card without picture
             log_event(log, "bluesky.thumb_upload_failed", logging.WARNING, error=str(exc))
             return None
         blob = uploaded.blob
