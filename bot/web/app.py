@@ -22,6 +22,7 @@ from starlette.routing import Route
 from bot.app import App
 from bot.errors import StateError
 from bot.health import health_of
+from bot.logs import mask, register_secret
 from bot.web import pages
 from bot.web.posts import Pictures, safe_href
 from bot.web.security import Guard
@@ -44,6 +45,7 @@ class StatusPage:
             autoescape=select_autoescape(default=True, default_for_string=True),
             trim_blocks=True,
             lstrip_blocks=True,
+            finalize=_masked,  # every printed value, before it is escaped
         )
 
     @contextmanager
@@ -150,13 +152,16 @@ class StatusPage:
         return self.render(request, "message", 404, title="Not found", text="No such page.")
 
 
+def _masked(value: Any) -> Any:
+    """No registered secret (tokens, passwords, ALERT_URLS) is ever printed on a page."""
+    return mask(value) if isinstance(value, str) else value
+
+
 def _handled(view: Callable[[Request], Response], page: StatusPage) -> Callable[..., Response]:
     def endpoint(request: Request) -> Response:
         try:
             return view(request)
         except StateError as exc:
-            from bot.logs import mask
-
             return page.render(
                 request,
                 "message",
@@ -170,6 +175,8 @@ def _handled(view: Callable[[Request], Response], page: StatusPage) -> Callable[
 
 def create_app(app: App) -> Starlette:
     """The status page of ``app``'s configuration, with its login and security headers."""
+    for secret in (app.settings.web_password, app.settings.alert_urls):
+        register_secret(secret.get_secret_value() if secret else None)
     page = StatusPage(app)
     routes = [
         Route("/", _handled(page.overview, page)),
