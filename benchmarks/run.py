@@ -517,14 +517,15 @@ def _ideal_slot(
     }
 
 
-def _one_slot(opts: argparse.Namespace, via: str) -> dict[str, Any]:
+def _one_slot(opts: argparse.Namespace, via: str, card: str) -> dict[str, Any]:
     """One fire time of the fleet's accounts (configured ``via`` the environment or a .env
-    file) in a measured child; what the child and the servers saw."""
+    file; the share card the posts carry ``card``: "warm", drawn before, or "cold", drawn by
+    the slot) in a measured child; what the child and the servers saw."""
     from benchmarks.servers import mastodon_fleet
 
     n_accounts, n_servers, latency = opts.fleet_accounts, opts.fleet_servers, opts.latency
     with workdir() as work:
-        say(f"many-accounts ({via}): starting {n_servers} Mastodon test servers")
+        say(f"many-accounts ({via}, {card} card): starting {n_servers} Mastodon test servers")
         with mastodon_fleet(n_servers, n_accounts, latency) as fleet:
             accounts_file = work / "accounts.json"
             accounts_file.write_text(json.dumps(fleet.accounts))
@@ -540,11 +541,11 @@ def _one_slot(opts: argparse.Namespace, via: str) -> dict[str, Any]:
             cpu_before = fleet.report()["cpu_seconds"]
             out = child(
                 "many_accounts",
-                {"accounts_file": str(accounts_file), "via": via},
+                {"accounts_file": str(accounts_file), "via": via, "card": card},
                 env,
                 work / "cwd",
                 timeout=1800,
-                progress=lambda m: say(f"many-accounts ({via}): {m}"),
+                progress=lambda m: say(f"many-accounts ({via}, {card} card): {m}"),
             )
             seen = fleet.report()
     servers = seen["servers"]
@@ -564,6 +565,7 @@ def _one_slot(opts: argparse.Namespace, via: str) -> dict[str, Any]:
     limits = (out["concurrency"], out["per_server"])
     out["servers"] = servers
     out["servers_cpu"] = seen["cpu_seconds"] - cpu_before
+    out["peak_in_flight"] = seen["peak_in_flight"]
     out["ideal_made"] = _ideal_slot(made, max(r / n for r, n in made if n), latency, *limits)
     out["ideal_needed"] = _ideal_slot(needed, max(r / n for r, n in needed if n), latency, *limits)
     return out
@@ -582,10 +584,12 @@ def many_accounts(opts: argparse.Namespace) -> list[Result]:
     ``opts.latency`` s; every account's job fired as APScheduler does (``Worker._job``): the
     slot's wall time against the ideal latency-bound time, and RSS per account. Measured with
     the accounts in the process environment (config vars, as the Procfile deployment has
-    them), then again with the same accounts in a .env file."""
+    them) and the share card of the posts already drawn; then again with the same accounts in
+    a .env file, and with the card drawn by the slot itself (an item's first slot)."""
     n_accounts, n_servers, latency = opts.fleet_accounts, opts.fleet_servers, opts.latency
-    out = _one_slot(opts, "environment")
-    alt = _one_slot(opts, "env-file")
+    out = _one_slot(opts, "environment", "warm")
+    alt = _one_slot(opts, "env-file", "warm")
+    cold = _one_slot(opts, "environment", "cold")
     wall = out["wall"]
     made, needed = out["ideal_made"], out["ideal_needed"]
     statuses = sum(server["statuses"] for server in out["servers"])
@@ -623,19 +627,23 @@ def many_accounts(opts: argparse.Namespace) -> list[Result]:
                 f" {statuses}; rows {out['statuses']}"
                 + (f"; errors {out['errors']}" if out["error_count"] else ""),
                 f"accounts done after (s): median {finished[len(finished) // 2]:.1f}, last"
-                f" {finished[-1]:.1f}; most requests in flight per server {min(peaks)}–"
-                f"{max(peaks)}; TCP connections opened per server {min(connections)}–"
-                f"{max(connections)}; after the slot the worker holds"
+                f" {finished[-1]:.1f}; most requests in flight at once: {out['peak_in_flight']}"
+                f" in all, {min(peaks)}–{max(peaks)} per server; TCP connections opened per"
+                f" server {min(connections)}–{max(connections)}; after the slot the worker holds"
                 f" {after['fds'].get('socket', 0)} sockets, {after['threads']} threads"
                 f" ({after['lane_threads']} in {after['lanes']} lanes)",
                 f"CPU during the slot: the worker {out['cpu']:.1f} s, the servers' process"
                 f" {out['servers_cpu']:.1f} s (2 CPUs); log events {out['events']}"
                 + "".join(f"; {line}" for line in out["warnings"].values()),
-                f"accounts in a .env file instead of the environment: {alt['wall']:.2f} s"
+                f"the same accounts in a .env file instead of the environment: {alt['wall']:.2f} s"
                 f" ({alt['wall'] / alt['ideal_needed']['seconds']:.2f}×), worker CPU"
                 f" {alt['cpu']:.1f} s",
+                f"the slot above found the posts' share card drawn (as every slot after an item's"
+                f" first); when the slot draws it: {cold['wall']:.2f} s"
+                f" ({cold['wall'] / cold['ideal_needed']['seconds']:.2f}×), worker CPU"
+                f" {cold['cpu']:.1f} s, log events {cold['events']}",
             ],
-            data={"environment": out, "env-file": alt},
+            data={"environment": out, "env-file": alt, "cold card": cold},
         ),
         Result(
             figure=f"{label}, against the requests it made",

@@ -92,7 +92,8 @@ class Fleet:
     def report(self) -> dict[str, Any]:
         """``servers``: per server ``base_url``, ``requests`` (``"METHOD /path": count``),
         ``statuses``, ``connections_opened``, ``peak_in_flight``, ``internal_errors``;
-        ``cpu_seconds``: the CPU time of the servers' process so far."""
+        ``cpu_seconds``: the CPU time of the servers' process so far; ``peak_in_flight``: the
+        most requests all servers handled at once."""
         assert self._proc.stdin is not None
         assert self._proc.stdout is not None
         self._proc.stdin.write("report\n")
@@ -151,7 +152,8 @@ def _serve_mastodon() -> None:
 
 
 def _count_in_flight() -> dict[int, list[int]]:
-    """Count the requests each server handles at once: ``{id(server): [now, peak]}``."""
+    """Count the requests each server handles at once: ``{id(server): [now, peak]}``, and
+    all servers together under the key 0."""
     from tests.support.mastodon.httpd import Handler
 
     counts: dict[int, list[int]] = {}
@@ -159,16 +161,18 @@ def _count_in_flight() -> dict[int, list[int]]:
     handle = Handler._handle
 
     def counting(self: Any) -> None:
-        key = id(self.app)
+        keys = (id(self.app), 0)  # this server, and all of them (0)
         with lock:
-            count = counts.setdefault(key, [0, 0])
-            count[0] += 1
-            count[1] = max(count[1], count[0])
+            for key in keys:
+                count = counts.setdefault(key, [0, 0])
+                count[0] += 1
+                count[1] = max(count[1], count[0])
         try:
             handle(self)
         finally:
             with lock:
-                counts[key][0] -= 1
+                for key in keys:
+                    counts[key][0] -= 1
 
     Handler._handle = counting  # type: ignore[method-assign]
     return counts
@@ -211,7 +215,11 @@ def _serve_fleet(config: dict[str, Any]) -> None:
                     }
                 )
             cpu = time.process_time()
-            print(json.dumps({"servers": report, "cpu_seconds": cpu}), flush=True)
+            peak = in_flight.get(0, [0, 0])[1]
+            print(
+                json.dumps({"servers": report, "cpu_seconds": cpu, "peak_in_flight": peak}),
+                flush=True,
+            )
     finally:
         for server in fleet:
             server.stop()

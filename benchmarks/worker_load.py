@@ -116,14 +116,36 @@ def _load_app() -> Any:
 # -- many accounts, one fire time -------------------------------------------------------------
 
 
-def _warm_up(app: Any) -> None:
+def _warm_up(app: Any, card: bool) -> None:
     """One dry-run post of the demo Mastodon account (the process has rendered a post, opened
-    the state database and compiled what is compiled on first use), printed nowhere."""
+    the state database and compiled what is compiled on first use), printed nowhere. With
+    ``card``, also one real post (an in-process publisher) of an account like the measured
+    ones an hour before the slot: it draws the share card the slot's posts will carry, so the
+    slot finds it cached, as every slot after an item's first does."""
+    from pydantic import SecretStr
+
+    from bot.config import Account
+    from bot.poster import Poster
     from bot.worker import run_once
 
     account = next(a for a in app.accounts if a.platform == "mastodon")
     app.publisher(account, stream=io.StringIO())
     outcomes = run_once(app, [account], FIRE - dt.timedelta(days=1))
+    if card:
+        like = Account(
+            name="warm-up",
+            platform="mastodon",
+            languages=("en",),
+            schedule="30 12 * * *",
+            language_mode="rotate",
+            fallback_language=None,
+            dry_run=False,
+            api_base_url="https://warm-up.example",
+            access_token=SecretStr("warm-up-token-0123456789"),
+        )
+        with app.open_store() as store:
+            poster = Poster(store, app.dataset, app.renderer, today=app.today)
+            outcomes += poster.run_slot(like, InstantPublisher(like), FIRE - dt.timedelta(hours=1))
     if not outcomes or any(o.status != "posted" for o in outcomes):
         raise RuntimeError(f"warm-up post failed: {outcomes}")
 
@@ -198,7 +220,7 @@ def many_accounts(args: dict[str, Any]) -> dict[str, Any]:
 
     clock = Clock(FIRE)
     base_app = _load_app()
-    _warm_up(base_app)
+    _warm_up(base_app, card=args.get("card", "warm") == "warm")
     base_app.close()
     del base_app
     base = sample("base", 0)
