@@ -408,7 +408,9 @@ def test_renderer_fits_or_refuses(
     encoded = post.text.encode("utf-8")
     for facet in post.facets:
         shown = encoded[facet.start : facet.end].decode("utf-8")
-        if facet.kind == "tag":
+        if facet.kind == "tag" and shown.startswith("$"):  # a cashtag keeps its "$"
+            assert shown == facet.value, facet
+        elif facet.kind == "tag":
             assert shown[1:] == facet.value and shown[0] in "#＃", facet
         else:
             assert facet.value.startswith(("http://", "https://")), facet
@@ -475,7 +477,7 @@ def _links(text: str, platform: str) -> set[str]:
     return ours | {found.value for found in bluesky_text.detect(text) if found.kind == "link"}
 
 
-@FUZZ
+@settings(FUZZ, max_examples=max(1, (FUZZ.max_examples or 150) // 4))  # each renders ~20 times
 @example(
     description="word " * 30 + "https://example.org/a " + "more " * 100,
     platform="bluesky",
