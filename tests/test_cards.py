@@ -296,3 +296,16 @@ def test_posting_draws_cards_without_loading_pillow(tmp_path: Path) -> None:
     texts = card_texts(bundled_dataset().by_id["juntas"], "fr", TODAY)
     assert texts is not None
     assert Path(file).read_bytes() == draw_card(texts)
+
+
+def test_a_picture_follows_the_cache_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same item asked again after the cache folder moved gets a card in the new one."""
+    item = bundled_dataset().by_id["juntas"]
+    first = picture_for(item, "en", TODAY)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "elsewhere"))
+    second = picture_for(item, "en", TODAY)
+    assert first is not None and second is not None
+    assert second.file.startswith(str(tmp_path / "elsewhere"))
+    assert Path(first.file).name == Path(second.file).name

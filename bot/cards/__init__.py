@@ -44,7 +44,12 @@ def card_file(texts: CardTexts) -> Path:
     """Where the share card with these texts is cached (named by its content)."""
     payload = "\0".join([_layout_tag(), *(f"{k}={v}" for k, v in texts.pairs())])
     key = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
-    return _cards_dir(os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME")) / f"{key}.png"
+    return _here() / f"{key}.png"
+
+
+def _here() -> Path:
+    """The cards folder of the current environment."""
+    return _cards_dir(os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME"))
 
 
 @cache
@@ -55,7 +60,7 @@ def _cards_dir(cache_home: str | None, home: str | None) -> Path:
 
 #: Pictures already decided, per item object, language, day and link: the renderer asks for
 #: each item once per platform and on every render (``check``, ``preview``).
-_DECIDED: dict[tuple[int, str, dt.date, str | None], tuple[Item, Picture | None]] = {}
+_DECIDED: dict[tuple[int, str, dt.date, str | None, Path], tuple[Item, Picture | None]] = {}
 _DECIDED_MAX = 4096
 
 
@@ -64,7 +69,7 @@ def picture_for(
 ) -> Picture | None:
     """The post's picture: the item's own (preferred), else its share card; ``None`` when
     the item has no picture and there are no card words for ``language``."""
-    key = (id(item), language, today, url)
+    key = (id(item), language, today, url, _here())
     known = _DECIDED.get(key)
     if known is not None and known[0] is item:
         return known[1]
