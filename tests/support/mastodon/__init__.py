@@ -12,6 +12,9 @@ replays recorded interactions against it):
 * ``POST /api/v1/statuses`` (form or JSON body) with Mastodon's length counting, language
   cascade, visibility, spoiler text, replies and the ``Idempotency-Key`` header;
 * ``GET /api/v1/statuses/:id`` and ``DELETE /api/v1/statuses/:id`` (``delete_media``);
+* ``POST /api/v1/statuses/:id/favourite``, ``/unfavourite``, ``/reblog``, ``/unreblog``, the
+  counts in every status, and ``GET /api/v1/statuses?id[]=`` (up to 20; Mastodon 4.3+), see
+  :mod:`~tests.support.mastodon.interactions`;
 * ``POST /api/v2/media`` (multipart: an image ``file``, ``description``, ``focus``; limits as
   ``configuration.media_attachments`` reports them), ``GET /api/v1/media/:id``, the file at the
   entity's ``url``, ``media_ids[]`` on statuses (see :mod:`~tests.support.mastodon.media`);
@@ -33,7 +36,7 @@ Usage::
         assert server.statuses("bot")[0]["content"] == "<p>Hello</p>"
 
 Not implemented (answered with 404 or 422, never silently ignored): video and audio uploads,
-polls, scheduled statuses, edits, follows, notifications, streaming.
+polls, scheduled statuses, edits, follows, notifications, streaming, quotes.
 
 Modules: :mod:`~tests.support.mastodon.text` (length counting, URL/mention/hashtag extraction,
 HTML rendering), :mod:`~tests.support.mastodon.model` (data types and messages),

@@ -9,6 +9,7 @@ from typing import Any
 
 import regex
 
+from tests.support.mastodon.interactions import Interactions
 from tests.support.mastodon.model import (
     INSTANCE_CACHE_CONTROL,
     INVALID_TOKEN,
@@ -25,7 +26,6 @@ from tests.support.mastodon.model import (
     json_bytes,
     truthy,
 )
-from tests.support.mastodon.statuses import StatusActions
 
 __all__ = ["ApiRoutes"]
 
@@ -34,7 +34,7 @@ def _route(pattern: str) -> regex.Pattern[str]:
     return regex.compile(rf"/api/v1/{pattern}")
 
 
-class ApiRoutes(StatusActions):
+class ApiRoutes(Interactions):
     """Answers one parsed request (no sockets here): throttles, authentication, the endpoints."""
 
     def _account_for(self, request: Request) -> Account | None:
@@ -153,6 +153,11 @@ class ApiRoutes(StatusActions):
             ("GET", _route("accounts/([^/]+)/statuses"), self._api_account_statuses),
             ("GET", _route("timelines/home"), self._api_home_timeline),
             ("GET", _route("statuses/([^/]+)"), self._api_get_status),
+            ("GET", _route("statuses"), self._api_statuses_index),
+            ("POST", _route("statuses/([^/]+)/favourite"), self._api_favourite),
+            ("POST", _route("statuses/([^/]+)/unfavourite"), self._api_unfavourite),
+            ("POST", _route("statuses/([^/]+)/reblog"), self._api_reblog),
+            ("POST", _route("statuses/([^/]+)/unreblog"), self._api_unreblog),
             ("POST", _route("statuses"), self._api_post_status),
             ("DELETE", _route("statuses/([^/]+)"), self._api_delete_status),
         ]

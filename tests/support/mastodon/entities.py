@@ -113,13 +113,20 @@ class EntityViews(ServerState, MediaActions):
             "uri": f"{base}/ap/users/{status.account.id}/statuses/{status.id}",
             "url": f"{base}/@{status.account.username}/{status.id}",
             "replies_count": status.replies_count,
-            "reblogs_count": 0,
-            "favourites_count": 0,
+            "reblogs_count": len(self._reblogs_of(status)),
+            "favourites_count": len(status.favourited_by),
             "quotes_count": 0,
             "edited_at": None,
         }
+        boosted = self._statuses.get(status.reblog_of_id) if status.reblog_of_id else None
         if viewer is not None:
-            entity.update(favourited=False, reblogged=False, muted=False, bookmarked=False)
+            proper = boosted or status  # a boost tells whether the viewer acted on the original
+            entity.update(
+                favourited=viewer.id in proper.favourited_by,
+                reblogged=any(r.account is viewer for r in self._reblogs_of(proper)),
+                muted=False,
+                bookmarked=False,
+            )
             if owned and status.visibility != "direct":
                 entity["pinned"] = False
         if source:
@@ -128,7 +135,7 @@ class EntityViews(ServerState, MediaActions):
             entity["content"] = status.content
         if viewer is not None:
             entity["filtered"] = []
-        entity["reblog"] = None
+        entity["reblog"] = self._status_entity(boosted, viewer) if boosted else None
         if owned:
             entity["application"] = {"name": status.application, "website": None}
         public = status.visibility in ("public", "unlisted")

@@ -157,6 +157,10 @@ class Status:
     media_ids: list[int] = field(default_factory=list)
     #: quote_approval_policy: public | followers | nobody (Mastodon 4.5, API version 7)
     quote_policy: str = "public"
+    #: ids of the accounts that favourited it
+    favourited_by: set[int] = field(default_factory=set)
+    #: a boost: the id of the boosted status (this status has no text of its own)
+    reblog_of_id: int | None = None
 
 
 @dataclass

@@ -44,6 +44,8 @@ class ServerState:
         self._tokens: dict[str, Account] = {}
         self._statuses: dict[int, Status] = {}
         self._media: dict[int, Media] = {}
+        #: boosted status id -> booster's account id -> the boost's status id
+        self._boosts: dict[int, dict[int, int]] = {}
         #: ``api_versions.mastodon`` in /api/v2/instance (7 and up: quote_approval_policy)
         self.api_version = 11
         self._idempotency: dict[tuple[int, str], tuple[int, datetime]] = {}
@@ -89,6 +91,11 @@ class ServerState:
 
     def _live_statuses(self, account: Account) -> list[Status]:
         return [s for s in self._statuses.values() if s.account is account and not s.deleted]
+
+    def _reblogs_of(self, status: Status) -> list[Status]:
+        """The live boosts of ``status`` (one per account at most)."""
+        boosts = (self._statuses.get(i) for i in self._boosts.get(status.id, {}).values())
+        return [s for s in boosts if s is not None and not s.deleted]
 
     # -- rate-limit counters ---------------------------------------------------------------
 

@@ -63,6 +63,8 @@ class StatusActions(EntityViews):
                 for s in candidates
                 if s.in_reply_to_id is None or s.in_reply_to_account_id == target.id
             ]
+        if truthy(query.get("exclude_reblogs", "")):
+            candidates = [s for s in candidates if s.reblog_of_id is None]
         if query.get("tagged"):
             tag = normalize_tag(query["tagged"])
             candidates = [s for s in candidates if any(t["name"] == tag for t in s.tags)]
@@ -218,6 +220,8 @@ class StatusActions(EntityViews):
         if status is None or status.deleted or status.account is not account:
             raise ApiError(404, NOT_FOUND)
         status.deleted = True
+        for boost in self._reblogs_of(status):  # discard_with_reblogs
+            boost.deleted = True
         if status.in_reply_to_id is not None:
             parent = self._statuses.get(status.in_reply_to_id)
             if parent is not None and parent.replies_count > 0:
