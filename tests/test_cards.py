@@ -309,3 +309,25 @@ def test_a_picture_follows_the_cache_folder(
     assert first is not None and second is not None
     assert second.file.startswith(str(tmp_path / "elsewhere"))
     assert Path(first.file).name == Path(second.file).name
+
+
+def test_cards_command_reports_a_missing_own_picture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An item whose own picture file is missing is reported (exit 1), the others written."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "items.toml").write_text(
+        "[own]\nkind = 'initiative'\nname = 'Own'\nurls = ['https://own.example']\n"
+        "image = { file = 'gone.png', alt = { en = 'Logo' } }\n"
+        "[card]\nkind = 'petition'\nname = 'Card'\nurls = ['https://card.example']\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("DATA_DIR", str(data))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["cards", "--out", str(out), "--language", "en"], catch_exceptions=False
+    )
+    assert result.exit_code == 1
+    assert "own.en: cannot read" in result.output
+    assert (out / "card.en.png").is_file()

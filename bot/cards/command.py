@@ -7,6 +7,7 @@ drawn.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -57,7 +58,7 @@ def _write_cards(
     items = [app.dataset.by_id[i] for i in item_ids] if item_ids else list(app.dataset)
     out.mkdir(parents=True, exist_ok=True)
     today = app.today()
-    written = 0
+    written = failed = 0
     for item in items:
         for language in wanted:
             texts = item.languages()
@@ -71,8 +72,15 @@ def _write_cards(
             if not source.is_absolute():
                 source = app.settings.data_dir / source
             target = out / f"{item.id}.{language}{source.suffix or '.png'}"
-            shutil.copyfile(source, target)
+            try:
+                shutil.copyfile(source, target)
+            except OSError as exc:
+                failed += 1
+                click.echo(f"{item.id}.{language}: cannot read {source}: {exc.strerror}")
+                continue
             written += 1
             size = target.stat().st_size
             click.echo(f"{target}  {size:,} bytes  alt: {picture.alt or '(none)'}")
     click.echo(f"{written} picture{'' if written == 1 else 's'} in {out}")
+    if failed:
+        sys.exit(1)
