@@ -179,8 +179,9 @@ def _env(
 def test_sigkill_at_random_moments(
     tmp_path: Path, pds: PDS, mastodon: MastodonTestServer, sqlite_url: str
 ) -> None:
-    """20 runs of `leavex-bot post` killed with SIGKILL at random moments (servers slowed so
-    kills land mid-call), each followed by a normal re-run: one post per slot on each server."""
+    """20 runs of `leavex-bot post` killed with SIGKILL at random moments after their first
+    plan (servers slowed so kills land mid-call), each followed by a normal re-run: one post
+    per slot on each server."""
     mastodon.add_account(TOKEN, "leavex")
     mastodon.delay = 0.4
     user = pds.create_account()
@@ -193,7 +194,15 @@ def test_sigkill_at_random_moments(
             victim = subprocess.Popen(
                 command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
-            time.sleep(rng.uniform(0.6, 3.2))
+            # Kill at a random moment after the first post was planned (however long the
+            # process took to start on a busy machine): mid-call, or just after it.
+            deadline = time.monotonic() + 60
+            while victim.poll() is None and time.monotonic() < deadline:
+                with Store(sqlite_url) as store:
+                    if any(r.status == "planned" for r in store.history(limit=1000)):
+                        break
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 0.9))
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=30)
             with Store(sqlite_url) as store:
