@@ -21,7 +21,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -126,6 +126,10 @@ class MastodonPublisher:
             raise PermanentPublishError(message, status=status) from None
         except MastodonError as exc:
             raise PermanentPublishError(f"{where}: {mask(str(exc))}") from None
+
+    def translate(self, action: str) -> AbstractContextManager[None]:
+        """The error translation, for readers of this account (``mastodon_engagement``)."""
+        return self._translate(action)
 
     # -- publisher ----------------------------------------------------------------------------
 
