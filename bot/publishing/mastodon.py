@@ -21,7 +21,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -127,9 +127,7 @@ class MastodonPublisher:
         except MastodonError as exc:
             raise PermanentPublishError(f"{where}: {mask(str(exc))}") from None
 
-    def translate(self, action: str) -> AbstractContextManager[None]:
-        """The error translation, for readers of this account (``mastodon_engagement``)."""
-        return self._translate(action)
+    translate = _translate  # for the readers of this account's counts (mastodon_engagement)
 
     # -- publisher ----------------------------------------------------------------------------
 
