@@ -288,12 +288,9 @@ from bot.accounts import accounts  # noqa: E402 -- registered after the group
 
 cli.add_command(accounts)
 
-from bot.web.command import web  # noqa: E402 -- registered after the group
+from bot.web.command import health, web  # noqa: E402 -- registered after the group
 
 cli.add_command(web)
-
-from bot.health import health  # noqa: E402 -- registered after the group
-
 cli.add_command(health)
 
 

@@ -12,12 +12,8 @@ minutes): a slot not yet posted then is *waiting*, not a problem.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import sys
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
-
-import click
 
 from bot.clock import iso
 
@@ -139,21 +135,4 @@ def health_of(app: App) -> tuple[int, dict[str, Any]]:
     return (200 if body["status"] == "ok" else 503), body
 
 
-@click.command()
-@click.pass_context
-def health(ctx: click.Context) -> None:
-    """Print each account's health as JSON (as GET /healthz does); exit 0 when every
-    account's latest due slot is posted or still being posted, else 1."""
-    from bot.cli import handles_errors, load_app
-
-    @handles_errors
-    def run() -> None:
-        app = load_app(ctx)
-        code, body = health_of(app)
-        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
-        sys.exit(0 if code == 200 else 1)
-
-    run()
-
-
-__all__ = ["AccountHealth", "check_health", "document", "health", "health_of"]
+__all__ = ["AccountHealth", "check_health", "document", "health_of"]

@@ -1,4 +1,5 @@
-"""``leavex-bot web``: serve the status page with uvicorn (a production ASGI server).
+"""``leavex-bot web``: serve the status page with uvicorn (a production ASGI server); and
+``leavex-bot health``, the same health document as ``GET /healthz`` (``bot/health.py``).
 
 It listens on ``$PORT`` (default 8000). Without ``WEB_PASSWORD`` it listens on 127.0.0.1 only
 (this computer) and says so; it refuses another interface without a password. With one, it
@@ -7,14 +8,14 @@ listens on every interface (as hosting platforms need) behind an HTTP Basic logi
 
 from __future__ import annotations
 
-import ipaddress
-
 import click
 
 from bot.errors import ConfigError, Problem
 
 
 def is_loopback(host: str) -> bool:
+    import ipaddress
+
     if host == "localhost":
         return True
     try:
@@ -98,3 +99,25 @@ def serve(app: object, host: str, port: int) -> None:
         server_header=False,
         timeout_graceful_shutdown=10,
     )
+
+
+@click.command()
+@click.pass_context
+def health(ctx: click.Context) -> None:
+    """Print each account's health as JSON (as GET /healthz does); exit 0 when every
+    account's latest due slot is posted or still being posted, else 1."""
+    from bot.cli import handles_errors, load_app
+
+    @handles_errors
+    def run() -> None:
+        import json
+        import sys
+
+        from bot.health import health_of
+
+        app = load_app(ctx)
+        code, body = health_of(app)
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        sys.exit(0 if code == 200 else 1)
+
+    run()
