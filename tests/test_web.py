@@ -380,3 +380,35 @@ def test_the_status_page_imports_nothing_that_posts() -> None:
                 modules = [a.name for a in node.names]
             found += [f"{path.name}: {m}" for m in modules if m.startswith(forbidden)]
     assert found == []
+
+
+@pytest.mark.parametrize(
+    ("env", "argv", "expected"),
+    [
+        ({}, [], ("127.0.0.1", 8000)),
+        ({"PORT": "9123"}, [], ("127.0.0.1", 9123)),
+        ({"PORT": "9123"}, ["--port", "9124"], ("127.0.0.1", 9124)),
+        ({"WEB_PASSWORD": "pw-0123456789"}, [], ("0.0.0.0", 8000)),
+        ({"WEB_PASSWORD": "pw-0123456789"}, ["--host", "10.0.0.5"], ("10.0.0.5", 8000)),
+        ({}, ["--host", "::1"], ("::1", 8000)),
+    ],
+)
+def test_web_listens_where_it_should(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], argv: list[str], expected: Any
+) -> None:
+    """$PORT (hosting platforms' convention), loopback without a password, every interface
+    with one; what it says about it. The server itself is not started here."""
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr(
+        "bot.web.command.serve", lambda app, host, port: served.append((host, port))
+    )
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["web", *argv])
+    assert result.exit_code == 0, result.output
+    assert served == [expected]
+    if "WEB_PASSWORD" in env:
+        assert "Log in as 'admin'" in result.output
+        assert env["WEB_PASSWORD"] not in result.output
+    else:
+        assert "only this computer can open the page" in result.output
