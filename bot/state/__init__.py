@@ -11,6 +11,8 @@
 ``kv.py``        table ``kv``: small values such as a Bluesky session string (``StoreVault``)
 ``alerts.py``    table ``alerts``: which problems are open and when each was last alerted
 ``overview.py``  reading posts for the status page: the history in pages, latest posts
+``snapshots.py`` tables ``engagement_latest``, ``engagement`` and ``refreshes``: what people
+                 did with each post (likes, reposts, replies, quotes) and its changes
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from bot.state.overview import Cursor, HistoryFilter, ItemStats, Overview
 from bot.state.posts import Posts
 from bot.state.records import TAKEN, UNSETTLED, PostRecord, Status
 from bot.state.schema import SCHEMA_VERSION
+from bot.state.snapshots import Snapshot, Snapshots
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -31,12 +34,13 @@ __all__ = [
     "HistoryFilter",
     "ItemStats",
     "PostRecord",
+    "Snapshot",
     "Status",
     "Store",
     "StoreVault",
 ]
 
 
-class Store(Posts, KeyValue, Alerts, Overview):
+class Store(Posts, KeyValue, Alerts, Overview, Snapshots):
     """Records posts and answers the questions selection asks. One connection per instance,
     opened with the schema brought up to date."""

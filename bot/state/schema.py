@@ -13,7 +13,7 @@ from bot.errors import StateError
 if TYPE_CHECKING:
     from bot.state.database import Database
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA_COMMON = [
     """CREATE TABLE IF NOT EXISTS rotation (
@@ -79,6 +79,34 @@ _SCHEMA_4 = [
         PRIMARY KEY (account, kind))""",
 ]
 
+#: Engagement snapshots (bot/state/snapshots.py): the latest reading of each post, the
+#: history of its changes, and who refreshes them.
+_SCHEMA_5 = [
+    """CREATE TABLE IF NOT EXISTS engagement_latest (
+        post_id BIGINT PRIMARY KEY,
+        checked_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        likes INTEGER NOT NULL,
+        reposts INTEGER NOT NULL,
+        replies INTEGER NOT NULL,
+        quotes INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS engagement (
+        post_id BIGINT NOT NULL,
+        taken_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        likes INTEGER NOT NULL,
+        reposts INTEGER NOT NULL,
+        replies INTEGER NOT NULL,
+        quotes INTEGER NOT NULL,
+        PRIMARY KEY (post_id, taken_at))""",
+    """CREATE TABLE IF NOT EXISTS refreshes (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL DEFAULT '',
+        slot TEXT NOT NULL DEFAULT '',
+        lease_until TEXT NOT NULL DEFAULT '',
+        finished_at TEXT NOT NULL DEFAULT '')""",
+]
+
 
 def migrate(db: Database) -> None:
     """Bring the database to ``SCHEMA_VERSION``."""
@@ -128,3 +156,7 @@ def migrate(db: Database) -> None:
             for statement in _SCHEMA_4:
                 db.execute(statement)
             db.execute("INSERT INTO schema_version (version) VALUES (4)")
+        if version < 5:
+            for statement in _SCHEMA_5:
+                db.execute(statement)
+            db.execute("INSERT INTO schema_version (version) VALUES (5)")
