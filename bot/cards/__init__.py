@@ -5,8 +5,10 @@
   ``image.alt`` in the post's language), else the share card, whose file is named after a hash
   of its content, the layout code and the fonts (a changed name, date or layout gets a new file).
 - :func:`ensure` makes sure the picture's file exists, drawing a share card into the cache
-  folder when it is missing (first use, or a deleted cache); the poster calls it before every
-  attempt to send.
+  folder when it is missing (first use, or a deleted cache). The poster calls :func:`prepare`
+  before it sends a post, which draws in a child process (``python -m bot.cards.draw``) so a
+  worker never loads Pillow, and logs instead of failing: a post without its picture still
+  goes out.
 """
 
 from __future__ import annotations
