@@ -117,7 +117,8 @@ class Delivery:
             return 0.0  # waited above, on the shutdown event
 
         post = outgoing(record)
-        if post.picture is not None and not account.dry_run:
+        shown = account.platform == "bluesky" or account.media  # MASTODON_MEDIA=false: no picture
+        if post.picture is not None and shown and not account.dry_run:
             prepare(post.picture)  # a share card is drawn now if its cached file is missing
         try:
             for attempt in stamina.retry_context(
