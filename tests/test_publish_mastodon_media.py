@@ -85,12 +85,15 @@ def test_post_attaches_the_picture_with_alt_text_and_focus(
 def test_media_setting_off_posts_text_only(
     monkeypatch: pytest.MonkeyPatch, mastodon: MastodonTestServer, sqlite_url: str
 ) -> None:
-    """MASTODON_MEDIA=false: no upload, no media (Mastodon then shows its link preview)."""
+    """MASTODON_MEDIA=false: no card drawn, no upload, no media (Mastodon then shows its link
+    preview)."""
     _env(monkeypatch, mastodon, sqlite_url, MASTODON_MEDIA="false")
     assert _post("--slot", START.isoformat())[0] == 0
     [status] = mastodon.statuses("leavex")
     assert status["media_attachments"] == []
     assert not [r for r in mastodon.requests if r.path == "/api/v2/media"]
+    cards = Path(os.environ["XDG_CACHE_HOME"]) / "leavex-bot" / "cards"
+    assert not cards.exists() or not list(cards.iterdir())
 
 
 def test_a_picture_over_the_instance_limits_is_left_out(
