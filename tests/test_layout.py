@@ -46,6 +46,8 @@ FORBIDDEN = {
     "bot.state": ("bot.dataset", "bot.rendering", "bot.publishing", "bot.selection", "bot.poster"),
     "bot.config": ("bot.dataset", "bot.rendering", "bot.publishing", "bot.state", "bot.poster"),
     "bot.importer": ("bot.rendering", "bot.publishing", "bot.state", "bot.poster"),
+    # The status page reads; it never posts.
+    "bot.web": ("bot.publishing.mastodon", "bot.publishing.bluesky", "bot.worker"),
 }
 
 
