@@ -293,6 +293,10 @@ from bot.web.command import health, web  # noqa: E402 -- registered after the gr
 cli.add_command(web)
 cli.add_command(health)
 
+from bot.stats.command import stats  # noqa: E402 -- registered after the group
+
+cli.add_command(stats)
+
 
 def main() -> None:
     cli(prog_name="leavex-bot")

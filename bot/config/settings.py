@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     web_password: SecretStr | None = None
     port: int = Field(default=8000, ge=1, le=65535)
     alert_urls: SecretStr | None = None
+    #: engagement counts (``leavex-bot stats``): when the worker refreshes them, how far back
+    stats_schedule: str = "0 * * * *"
+    stats_days: int = Field(default=30, ge=1, le=3650)
     #: where the settings came from, for error messages (not a setting)
     _source: str = PrivateAttr("environment")
 
@@ -173,7 +176,7 @@ class Settings(BaseSettings):
         mode="before",
     )(empty_is_unset)
     _split = field_validator("post_languages", mode="before")(split_list)
-    _cron = field_validator("post_schedule")(check_cron)
+    _cron = field_validator("post_schedule", "stats_schedule")(check_cron)
     _urls = field_validator("site_base_url", "mastodon_api_base_url", "bluesky_service_url")(
         check_http_url
     )

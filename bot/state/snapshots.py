@@ -140,17 +140,25 @@ class Snapshots(Database):
     # -- who refreshes ------------------------------------------------------------------------
 
     def claim_refresh(
-        self, name: str, slot: dt.datetime, owner: str, lease_until: dt.datetime, now: dt.datetime
+        self,
+        name: str,
+        slot: dt.datetime,
+        owner: str,
+        lease_until: dt.datetime,
+        now: dt.datetime,
+        *,
+        again: bool = False,
     ) -> bool:
         """Take the refresh ``name`` of ``slot`` for ``owner``: only if nobody took this slot
-        (or a later one) and nobody else holds a live lease. One claimant wins."""
+        (or a later one; ``again``: a later one only) and nobody else holds a live lease. One
+        claimant wins."""
         with self.transaction():
             self.execute(
                 "INSERT INTO refreshes (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,)
             )
             claimed = self.execute(
                 "UPDATE refreshes SET owner = ?, slot = ?, lease_until = ? WHERE name = ?"
-                " AND slot < ? AND (lease_until < ? OR owner = ?)",
+                f" AND slot {'<=' if again else '<'} ? AND (lease_until < ? OR owner = ?)",
                 (owner, iso(slot), iso(lease_until), name, iso(slot), iso(now), owner),
             ).rowcount
         return claimed == 1
