@@ -325,4 +325,7 @@ def _scheduler(worker: Worker) -> Any:
             id=account.name,
             name=account.name,
         )
+    from bot.stats.job import StatsJob
+
+    StatsJob(app, worker.stopping).add_to(scheduler)  # engagement counts, on STATS_SCHEDULE
     return scheduler

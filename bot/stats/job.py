@@ -128,8 +128,8 @@ class StatsJob:
         scheduler.add_job(
             self.fire,
             trigger(self.account, self.app.settings.timezone),
-            id="stats",
-            name="stats",
+            id="stats:engagement",  # not an account name (those have no colon)
+            name="engagement counts",
         )
 
     def shutdown(self) -> None:
