@@ -151,6 +151,9 @@ def test_deleted_and_retracted_posts_are_recorded_as_such(
     with Store(sqlite_url) as store:  # recorded: the history keeps the like, then the deletion
         history = store.snapshot_history([gone.id])
     assert [(s.state, s.likes) for s in history] == [("live", 1), ("deleted", 0)]
+    before = len(server.requests)
+    assert stats_json()["totals"]["posts"] == 2
+    assert server.requests[before:] == []  # both gone for good: nothing is asked again
     output = run("stats", "--no-refresh").stdout
     assert "deleted" in output and "retracted" in output
 

@@ -4,7 +4,8 @@ and store them (bot/state/snapshots.py).
 Posts are read per account, with the account's own publisher (its token or session), in the
 reader's batches (Mastodon 20, Bluesky 25 per request); each batch is stored as soon as it is
 read, so a refresh that stops halfway (a rate limit, a server down, SIGTERM) keeps what it read.
-Retracted posts are recorded as retracted without asking; posts of accounts that are no longer
+Retracted posts are recorded as retracted without asking, and a post found deleted is not asked
+for again; posts of accounts that are no longer
 configured, or that are dry runs, keep their last readings. A platform's refusal or outage is
 logged and ends that account's refresh only.
 """
@@ -80,7 +81,15 @@ def refresh(
         report.accounts.append(result)
         retracted = [p for p in rows if p.status == "retracted"]
         store.record_snapshots([Snapshot(p.id, taken_at, "retracted") for p in retracted])
-        live = {p.remote_id: p for p in rows if p.status == "posted" and p.remote_id}
+        # A post found deleted stays deleted: it is not asked for again.
+        latest = store.latest_snapshots([p.id for p in rows])
+        live = {
+            p.remote_id: p
+            for p in rows
+            if p.status == "posted"
+            and p.remote_id
+            and getattr(latest.get(p.id), "state", "") != "deleted"
+        }
         account = configured.get(name)
         if account is None or account.dry_run or account.platform != rows[0].platform:
             result.skipped = "not configured as a live account now: counts kept as they were"
