@@ -12,6 +12,7 @@ The app's clock is ``App.now``, replaced here as ``tests/test_isolation.py`` doe
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import gc
 import io
@@ -75,13 +76,47 @@ def fds() -> dict[str, int]:
     return dict(kinds)
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def malloc_in_use_kb() -> int | None:
+    """Bytes malloc has handed out and not got back (glibc ``mallinfo2``: small blocks in use
+    plus mmapped blocks), in kB; None where there is no glibc 2.33+. RSS also counts memory
+    malloc keeps for reuse after it was freed; this does not."""
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return int((info.uordblks + info.hblkhd) // 1024)
+
+
 def sample(label: str, slots: int) -> dict[str, Any]:
-    """RSS after ``gc.collect()``, live threads, open file descriptors."""
+    """RSS after ``gc.collect()``, what malloc and Python's allocator hold for live objects,
+    live threads, open file descriptors."""
     gc.collect()
     return {
         "label": label,
         "slots": slots,
         "rss_kb": rss_kb(os.getpid()),
+        "malloc_kb": malloc_in_use_kb(),
+        "python_blocks": sys.getallocatedblocks(),
         "threads": threading.active_count(),
         "fds": fds(),
     }
