@@ -25,9 +25,9 @@ from bot.errors import PublishError
 from bot.logs import log_event
 from bot.publishing.engagement import engagement_reader
 from bot.state import PostRecord, Snapshot, Store
+from bot.stats.report import PLATFORMS
 
 log = logging.getLogger("bot.stats")
-PLATFORMS = ("mastodon", "bluesky")
 
 
 @dataclass

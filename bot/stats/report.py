@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from bot.clock import iso, parse_iso
 from bot.state import PostRecord, Snapshot, Store
-from bot.stats.refresh import PLATFORMS
 
+PLATFORMS = ("mastodon", "bluesky")
 GroupBy = Literal["item", "language", "platform", "account"]
 GROUPINGS: tuple[GroupBy, ...] = ("item", "language", "platform", "account")
 KINDS = ("likes", "reposts", "replies", "quotes")

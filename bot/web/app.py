@@ -32,6 +32,7 @@ STATIC = HERE / "static"
 STATIC_FILES = {"style.css": "text/css", "favicon.svg": "image/svg+xml"}
 NAV = [("overview", "", "Overview"), ("upcoming", "upcoming", "Upcoming posts")]
 NAV += [("history", "history", "History"), ("dataset", "dataset", "Dataset")]
+NAV += [("engagement", "engagement", "Engagement")]
 
 
 class StatusPage:
@@ -114,6 +115,33 @@ class StatusPage:
             local=lambda stamp: pages.local(self.app, stamp),
         )
 
+    def engagement(self, request: Request) -> Response:
+        from bot.web import engagement
+
+        days = engagement.period(self.app, request.query_params.get("days"))
+        with self.store() as store:
+            data = engagement.engagement(self.app, store, days)
+        return self.render(
+            request,
+            "engagement",
+            data=data,
+            charts=engagement.CHARTS,
+            titles=engagement.TITLES,
+            dry_run_only=all(a.dry_run for a in self.app.accounts),
+            local=lambda stamp: pages.local(self.app, stamp),
+            safe_href=safe_href,
+        )
+
+    def engagement_chart(self, request: Request) -> Response:
+        from bot.web import engagement
+
+        days = engagement.period(self.app, request.query_params.get("days"))
+        with self.store() as store:
+            png = engagement.chart(self.app, store, request.path_params["name"], days)
+        if png is None:
+            return self.not_found(request)
+        return Response(png, media_type="image/png")
+
     # -- health, files ------------------------------------------------------------------------
 
     def healthz(self, request: Request) -> Response:
@@ -183,6 +211,8 @@ def create_app(app: App) -> Starlette:
         Route("/upcoming", _handled(page.upcoming, page)),
         Route("/history", _handled(page.history, page)),
         Route("/dataset", _handled(page.dataset, page)),
+        Route("/engagement", _handled(page.engagement, page)),
+        Route("/engagement/chart/{name}.png", _handled(page.engagement_chart, page)),
         Route("/healthz", page.healthz),
         Route("/static/{name}", page.static),
         Route("/favicon.ico", lambda request: FileResponse(STATIC / "favicon.svg")),
