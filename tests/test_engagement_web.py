@@ -5,7 +5,6 @@ asked from a platform."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from html.parser import HTMLParser
 from typing import Any
@@ -14,49 +13,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from bot.app import App
-from bot.clock import iso, utcnow
-from bot.state import Snapshot, Store
 from bot.web.app import create_app
 from bot.web.security import CSP
 from tests.helpers import SITE
-
-#: (platform, item, language, days ago, likes, reposts, replies, quotes)
-POSTS = [
-    ("mastodon", "helloquitx", "de", 2, 5, 2, 1, 0),
-    ("mastodon", "helloquitx", "en", 3, 1, 0, 0, 0),
-    ("bluesky", "helloquitx", "fr", 4, 3, 1, 2, 1),
-    ("bluesky", "bye-bye-elon", "en", 5, 0, 4, 0, 0),
-    ("mastodon", "bye-bye-elon", "de", 40, 9, 9, 9, 9),  # outside 30 days
-]
-
-
-def seed(database_url: str) -> None:
-    now = utcnow().replace(microsecond=0)
-    with Store(database_url) as store:
-        for n, (platform, item, language, days, *counts) in enumerate(POSTS):
-            slot = now - dt.timedelta(days=days)
-            record, _ = store.plan(
-                account=platform,
-                platform=platform,
-                slot_at=slot,
-                slot_key=f"{iso(slot)}#{n}",
-                dry_run=False,
-                item_id=item,
-                slot_language=language,
-                language=language,
-                text="text",
-                payload="{}",
-                remote_key=f"k{n}",
-            )
-            store.mark_posted(record, f"r{n}", f"https://social.example/@bot/{n}")
-            # Read twice: at the start of a day nothing, by now the counts.
-            store.record_snapshots([Snapshot(record.id, iso(slot + dt.timedelta(hours=1)), "live")])
-            likes, reposts, replies, quotes = counts
-            store.record_snapshots(
-                [Snapshot(record.id, iso(now), "live", likes, reposts, replies, quotes)]
-            )
-        store.claim_refresh("engagement", now, "test", now, now)
-        store.finish_refresh("engagement", "test", now)
+from tests.support.engagement_data import seed
 
 
 @pytest.fixture

@@ -1,0 +1,92 @@
+"""The engagement page served by the real command (``leavex-bot web``, uvicorn on 127.0.0.1)
+in headless Chromium: logged in, it shows the four charts as loaded pictures with text
+alternatives and the numbers in tables, with no console error (so nothing the page's security
+policy refuses), and a screenshot is saved as a test artifact."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import SITE
+from tests.support.browser import artifacts_dir, chromium, console_errors
+from tests.support.engagement_data import seed
+
+pytestmark = pytest.mark.slow  # starts the status page's server
+
+PASSWORD = "engagement-browser-PASSWORD"
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch, sqlite_url: str, tmp_path: Path) -> Iterator[str]:
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("SITE_BASE_URL", SITE)
+    monkeypatch.setenv("WEB_PASSWORD", PASSWORD)
+    seed(sqlite_url)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    log = (tmp_path / "web.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", "web", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code in (200, 503):
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the status page did not start: {(tmp_path / 'web.log').read_text()}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=15)
+        log.close()
+
+
+def test_the_engagement_page_in_headless_chromium(served: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    shots = artifacts_dir()
+    host = served.removeprefix("http://")
+    with chromium(height=2400) as browser:
+        browser.get(f"http://admin:{PASSWORD}@{host}/engagement")
+        assert browser.title == "Engagement · LeaveX bot"
+        charts = browser.find_elements(By.CSS_SELECTOR, "section.chart img")
+        assert len(charts) == 4
+        for chart in charts:
+            assert chart.get_attribute("alt")
+            assert browser.execute_script("return arguments[0].complete", chart)
+            assert browser.execute_script("return arguments[0].naturalWidth", chart) == 800
+        by_language = browser.find_element(By.CSS_SELECTOR, "#language table").text
+        assert "de 1 5 2 1 0 8" in by_language
+        assert "HelloQuitX 3 9 3 3 1 16" in browser.find_element(By.ID, "item").text
+        assert "mastodon 2 6 2 1 0 9" in browser.find_element(By.ID, "platform").text
+        # The period form works.
+        browser.find_element(By.CSS_SELECTOR, "select[name=days] option[value='90']").click()
+        browser.find_element(By.CSS_SELECTOR, ".filters button").click()
+        assert "last 90 days" in browser.find_element(By.TAG_NAME, "h1").text
+        assert "mastodon 3 15 11 10 9 45" in browser.find_element(By.ID, "platform").text
+        browser.save_screenshot(str(shots / "engagement.png"))
+        assert console_errors(browser) == []
+    assert (shots / "engagement.png").stat().st_size > 10_000
