@@ -1,13 +1,15 @@
 """Engagement end to end with real software: the bot posts to a local Bluesky (PLC, PDS and the
 real ``bsky`` AppView) and to the Mastodon test server; on Bluesky a follower likes, reposts and
 replies to the post, on Mastodon another account favourites and boosts it; ``leavex-bot stats``
-then shows exactly those counts. Also the Bluesky reader on its own: 25 posts per getPosts
+then shows exactly those counts, and so does the status page's engagement page. Also the Bluesky
+reader on its own: 25 posts per getPosts
 through the PDS, a deleted post recorded as deleted."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from mastodon import Mastodon
 from pydantic import SecretStr
+from starlette.testclient import TestClient
 
 from bot.app import App
 from bot.cli import cli
@@ -23,6 +26,7 @@ from bot.publishing.bluesky import BlueskyPublisher
 from bot.publishing.bluesky_engagement import BlueskyEngagement
 from bot.publishing.engagement import Counts, Reading, engagement_reader
 from bot.state import Store, StoreVault
+from bot.web.app import create_app
 from tests.helpers import SITE, account
 from tests.support.appview import AppView, User, appview_server
 from tests.support.mastodon_server import MastodonTestServer
@@ -111,6 +115,9 @@ def test_stats_shows_what_followers_did_on_both_networks(
         assert result.exit_code == 0, result.output
         data = json.loads(result.stdout)
         table = CliRunner().invoke(cli, ["stats", "--by", "platform", "--no-refresh"]).stdout
+        page = TestClient(create_app(App.load()), base_url="http://127.0.0.1")
+        platforms = page.get("/engagement").text.split('id="platform"')[1].split("</table>")[0]
+        chart = page.get("/engagement/chart/platform.png")
         assert mastodon.internal_errors == []
     counts = {
         g["key"]: (g["posts"], g["likes"], g["reposts"], g["replies"], g["quotes"])
@@ -128,6 +135,13 @@ def test_stats_shows_what_followers_did_on_both_networks(
         if line.startswith("│ bluesky") or line.startswith("│ mastodon")
     }
     assert by_platform == {"bluesky": [1, 1, 1, 1, 0, 3], "mastodon": [1, 1, 1, 0, 0, 2]}
+    # The status page's engagement page shows the same counts, under its chart.
+    cells = re.findall(r"<td>([^<]*)</td>", platforms)
+    assert [cells[:7], cells[7:14]] == [
+        ["bluesky", "1", "1", "1", "1", "0", "3"],
+        ["mastodon", "1", "1", "1", "0", "0", "2"],
+    ]
+    assert (chart.status_code, chart.headers["content-type"]) == (200, "image/png")
 
 
 def test_the_bluesky_reader_asks_25_posts_at_a_time(appview: AppView, sqlite_url: str) -> None:
