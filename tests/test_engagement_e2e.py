@@ -2,8 +2,7 @@
 real ``bsky`` AppView) and to the Mastodon test server; on Bluesky a follower likes, reposts and
 replies to the post, on Mastodon another account favourites and boosts it; ``leavex-bot stats``
 then shows exactly those counts, and so does the status page's engagement page. Also the Bluesky
-reader on its own: 25 posts per getPosts
-through the PDS, a deleted post recorded as deleted."""
+reader on its own: 25 posts per getPosts through the PDS, a deleted post recorded as deleted."""
 
 from __future__ import annotations
 
