@@ -186,3 +186,15 @@ def test_nothing_published(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> 
     assert "no published post" in output
     assert "dry runs have no counts" in output
     assert stats_json()["posts"] == []
+
+
+def test_a_rate_limit_ends_that_accounts_refresh_without_an_error(
+    server: MastodonTestServer,
+) -> None:
+    post_slot(1)
+    server.inject("rate_limit", method="GET", path="/api/v1/statuses")
+    result = run("stats")  # exit 0: nothing failed, the counts are just not read this time
+    assert "rate limited" in result.stdout
+    data = stats_json("--no-refresh")
+    assert {p["state"] for p in data["posts"]} == {"not read yet"}
+    assert stats_json()["posts"][0]["state"] == "live"  # the next refresh reads them
