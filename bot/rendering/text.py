@@ -10,7 +10,7 @@ grapheme clusters (:mod:`bot.rendering.graphemes`), never ``len()``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -101,11 +101,20 @@ def join(segments: Iterable[Segment]) -> str:
     return "".join(s.text for s in segments)
 
 
-def _byte_offsets(text: str) -> list[int]:
-    offsets = [0]
-    for char in text:
-        offsets.append(offsets[-1] + utf8_len(char))
-    return offsets
+def _byte_offsets(text: str) -> Callable[[int], int]:
+    """The UTF-8 byte offset of each code point offset of ``text``."""
+    if text.isascii():
+        return _same
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: the error encoding it alone raises
+        for char in text:
+            char.encode("utf-8")
+    return lambda index: utf8_len(text[:index])
+
+
+def _same(index: int) -> int:
+    return index
 
 
 def facets(segments: list[Segment], platform: str) -> list[Facet]:
@@ -118,18 +127,18 @@ def facets(segments: list[Segment], platform: str) -> list[Facet]:
     if platform == "mastodon":
         for entity in mastodon_text.entities(text):
             kind: FacetKind = "link" if entity.kind == "url" else "tag"
-            out.append(Facet(at[entity.start], at[entity.end], kind, entity.value))
+            out.append(Facet(at(entity.start), at(entity.end), kind, entity.value))
         return out
     ours: list[tuple[int, int]] = []
     position = 0
     for seg in segments:
         if seg.kind == "link":
             ours.append((position, position + len(seg.text)))
-            out.append(Facet(at[position], at[position + len(seg.text)], "link", seg.target))
+            out.append(Facet(at(position), at(position + len(seg.text)), "link", seg.target))
         position += len(seg.text)
     for found in bluesky_text.detect(text):
         if not any(s < found.end and found.start < e for s, e in ours):
-            out.append(Facet(at[found.start], at[found.end], found.kind, found.value))
+            out.append(Facet(at(found.start), at(found.end), found.kind, found.value))
     return sorted(out, key=lambda f: f.start)
 
 

@@ -1,0 +1,123 @@
+"""A post as Bluesky apps see it: the links and hashtags ``@atproto/api``'s ``detectFacets``
+finds, ported from its JavaScript (``rich-text/detection.js`` and ``util.js``).
+
+The apps link ``https://…`` and domains written without a scheme (``leavex.eu``,
+``www.helloquitx.com/fr/appel``) when they follow the start, white space or ``(``; a bare
+domain only when its TLD is in :data:`bot.rendering.tlds.BLUESKY`. A link loses one final
+``. , ; : ! ?`` and a ``)`` it did not open. Hashtags follow white space (JavaScript's ``\\s``,
+so also after the narrow no-break space of French spacing), may not be only ASCII digits and
+drop trailing punctuation; cashtags (``$TSLA``) are tags too. The regular expressions are
+JavaScript's, so "white space" is JavaScript's ``\\s`` (U+FEFF but not U+0085). Tests compare
+this port with RichText itself, run in Node.
+
+:func:`detect` also applies the lexicon's limits, which the apps' detection does not: a tag of
+more than 640 UTF-8 bytes and a link URI that is not a ``uri`` for the PDS are left out (a post
+with them is refused).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import regex
+
+from bot.rendering.tlds import BLUESKY as _TLDS
+from tests.support.reference.graphemes import graphemes
+
+__all__ = ["JS_SPACE", "Found", "detect", "is_uri", "tags"]
+
+#: JavaScript's \s.
+JS_SPACE = "\t\n\x0b\x0c\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_LINE_START = r"(?:^|(?<=[\n\r\u2028\u2029]))"  # ^ with the m flag
+_URL = regex.compile(
+    rf"(?:{_LINE_START}|(?<=[{JS_SPACE}(]))"
+    rf"(?P<link>(?P<scheme>https?://[^{JS_SPACE}]+)"
+    rf"|(?P<domain>[a-z][a-z0-9]*(?:\.[a-z0-9]+)+)[^{JS_SPACE}]*)",
+    regex.IGNORECASE | regex.VERSION0,
+)
+_INVISIBLE = "\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
+_IN_TAG = f"[^{JS_SPACE}{_INVISIBLE}]"
+_TAG = regex.compile(
+    rf"(?:^|(?<=[{JS_SPACE}]))[#＃]"
+    rf"(?P<tag>(?!\ufe0f){_IN_TAG}*[^0-9{JS_SPACE}\p{{P}}{_INVISIBLE}]+{_IN_TAG}*)?",
+    regex.VERSION0,
+)
+_CASHTAG = regex.compile(
+    rf"(?:^|(?<=[{JS_SPACE}(]))\$(?P<ticker>[A-Za-z][A-Za-z0-9]{{0,4}})"
+    rf"(?=[{JS_SPACE}]|$|[.,;:!?)\"'\u2019])",
+    regex.VERSION0,
+)
+_TRAILING_PUNCTUATION = regex.compile(r"\p{P}+$")
+_URI = regex.compile(rf"\w+:(?://)?[^{JS_SPACE}/][^{JS_SPACE}]*", regex.ASCII)
+#: app.bsky.richtext.facet#tag: maxLength 640 (UTF-8 bytes), maxGraphemes 64.
+MAX_TAG_BYTES = 640
+MAX_TAG_GRAPHEMES = 64
+
+
+@dataclass(frozen=True)
+class Found:
+    """A link or tag the apps detect, at code point offsets ``[start, end)``."""
+
+    start: int
+    end: int
+    kind: Literal["link", "tag"]
+    value: str
+
+
+def _valid_domain(domain: str) -> bool:
+    # detection.js's isValidDomain: the text after the last '.' is a known TLD (case-sensitive).
+    return domain.rpartition(".")[2] in _TLDS
+
+
+def is_uri(uri: str) -> bool:
+    """Whether the PDS takes ``uri`` as a link facet's ``uri`` (@atproto/syntax isValidUri)."""
+    return _URI.fullmatch(uri) is not None
+
+
+def _links(text: str) -> list[Found]:
+    found = []
+    for match in _URL.finditer(text):
+        uri = match.group("link")
+        if match.group("scheme") is None or not uri.startswith("http"):
+            domain = match.group("domain")
+            if domain is None or not _valid_domain(domain):
+                continue
+            uri = f"https://{uri}"
+        start, end = match.start("link"), match.end("link")
+        if uri[-1] in ".,;:!?":
+            uri, end = uri[:-1], end - 1
+        if uri.endswith(")") and "(" not in uri:
+            uri, end = uri[:-1], end - 1
+        found.append(Found(start, end, "link", uri))
+    return found
+
+
+def tags(text: str) -> list[Found]:
+    """Hashtags and cashtags as the apps detect them (value without '#', cashtags with '$')."""
+    found = []
+    if "#" in text or "＃" in text:
+        for match in _TAG.finditer(text):
+            tag = _TRAILING_PUNCTUATION.sub("", match.group("tag") or "")
+            if not tag or (len(tag.encode("utf-16-le")) > 128 and graphemes(tag) > 64):
+                continue
+            found.append(Found(match.start(), match.start() + 1 + len(tag), "tag", tag))
+    if "$" in text:
+        for match in _CASHTAG.finditer(text):
+            ticker = match.group("ticker")
+            found.append(Found(match.start(), match.end(), "tag", "$" + ticker.upper()))
+    return found
+
+
+def detect(text: str) -> list[Found]:
+    """Links and tags as the apps detect them, in order, without what the lexicon refuses."""
+    found = (
+        [link for link in _links(text) if is_uri(link.value)]
+        if "." in text or "://" in text
+        else []
+    )
+    for tag in tags(text):
+        size = len(tag.value.encode("utf-8"))
+        if size <= MAX_TAG_BYTES and graphemes(tag.value) <= MAX_TAG_GRAPHEMES:
+            found.append(tag)
+    return sorted(found, key=lambda f: f.start)

@@ -1,0 +1,241 @@
+"""Rendering made fast again counts, links and shortens exactly as before: the bot's text rules
+against the verbatim copies of the previous ones (tests/support/reference), on hostile text of
+the fuzz strategies, on URL-dense text, on the bundled dataset and on whole renders; and the
+classes of Mastodon's URL prefilter against the pattern's own classes on every code point."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import regex
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from bot.errors import RenderError
+from bot.post import DEFAULT_LIMITS, PLATFORMS, PlatformLimits
+from bot.rendering import bluesky_text, graphemes, mastodon_text, tlds
+from bot.rendering import length as length_module
+from bot.rendering import text as rt
+from bot.rendering.render import Renderer, TemplateSet
+from tests.helpers import SITE, TEMPLATES, bundled_dataset
+from tests.support.reference import bluesky_text as ref_bluesky
+from tests.support.reference import graphemes as ref_graphemes
+from tests.support.reference import mastodon_text as ref_mastodon
+from tests.support.reference import text as ref_text
+from tests.test_fuzz import DESCRIPTIONS, LIMITS, items
+from tests.test_platform_text import PIECES, TEXTS
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+CASE = regex.IGNORECASE | regex.VERSION0
+LANGUAGES = ("de", "en", "fr")
+
+# --- the prefilter's classes, on every code point ------------------------------------------------
+
+EVERY_CHARACTER = "".join(map(chr, range(0x110000)))
+
+
+def _characters(pattern: str, flags: int = 0) -> set[str]:
+    """Every character ``pattern`` (one character long) matches, with the regex module."""
+    return set(regex.findall(pattern, EVERY_CHARACTER, flags=flags))
+
+
+def _start_class(name: str) -> set[str]:
+    """Every character a class of the prefilter matches, with Python's re as the bot runs it."""
+    import re
+
+    return set(re.findall(mastodon_text._START_CLASSES[name], EVERY_CHARACTER))
+
+
+def test_the_prefilter_holds_every_character_the_url_pattern_may_start_with() -> None:
+    """Each class of mastodon_text's prefilter (Python's re, case-sensitive) matches every
+    character that the URL pattern's class in its place matches, ignoring case as the pattern
+    does: the prefilter never skips a position where the pattern could match."""
+    before = _characters(mastodon_text._BEFORE.removesuffix("|^)").removeprefix("(?:"), CASE)
+    assert before <= _start_class("before")
+    protocols = ["http", "https", "dat", "dweb", "ipfs", "ipns", "ssb", "gopher", "gemini"]
+    assert all(regex.fullmatch(f"(?:{mastodon_text._PROTOCOLS})", p) for p in protocols)
+    assert not regex.fullmatch(f"(?:{mastodon_text._PROTOCOLS})", "httpss")
+    assert {len(p) for p in protocols} <= set(range(3, 7))  # the prefilter's {3,6}
+    letters = _characters(f"[{''.join(sorted(set(''.join(protocols))))}]", CASE)
+    assert letters <= _start_class("protocol")
+    label = _characters(mastodon_text._DOMAIN_CHAR, CASE) | _characters("[_-]", CASE)
+    assert label <= _start_class("label")
+    assert "." not in label  # a label's run ends at its dot
+    firsts = "".join(sorted({tld[0] for tld in tlds.MASTODON} | {"x"}))  # x: xn--
+    after_dot = _characters(mastodon_text._DOMAIN_CHAR, CASE) | _characters(
+        f"[{regex.escape(firsts)}]", CASE
+    )
+    assert after_dot <= _start_class("after_dot")
+
+
+def test_tld_groups_cannot_both_match() -> None:
+    """No character matches the first characters of two TLD groups (ignoring case), so the
+    grouped alternation tries the TLDs that can match in the flat alternation's order."""
+    firsts = sorted({tld[0] for tld in tlds.MASTODON})
+    for char in _characters(f"[{regex.escape(''.join(firsts))}]", CASE):
+        groups = [f for f in firsts if regex.fullmatch(regex.escape(f), char, flags=CASE)]
+        assert len(groups) == 1, (char, groups)
+
+
+# --- text rules against the reference ---------------------------------------------------------
+
+
+def _same_text_rules(text: str) -> None:
+    """Every text rule gives the reference's answer on ``text``."""
+    assert mastodon_text.urls(text) == _entities(ref_mastodon.urls(text)), text
+    assert mastodon_text.entities(text) == _entities(ref_mastodon.entities(text))
+    assert mastodon_text.hashtags(text) == _entities(ref_mastodon.hashtags(text))
+    for url_length in (23, 0, 40):
+        assert mastodon_text.length(text, url_length) == ref_mastodon.length(text, url_length)
+    assert bluesky_text.detect(text) == _found(ref_bluesky.detect(text))
+    assert bluesky_text.tags(text) == _found(ref_bluesky.tags(text))
+    assert graphemes.graphemes(text) == ref_graphemes.graphemes(text)
+    segments = rt.segment(text)
+    assert segments == [rt.Segment(s.kind, s.text, s.target) for s in ref_text.segment(text)]
+    shown = list(rt.shorten_links(segments))
+    assert rt.facets(segments, "mastodon") == ref_text.facets(segments, "mastodon")
+    assert rt.facets(shown, "bluesky") == ref_text.facets(shown, "bluesky")
+    assert rt.facets(segments, "bluesky") == ref_text.facets(segments, "bluesky")
+
+
+def _entities(found: list[Any]) -> list[mastodon_text.Entity]:
+    return [mastodon_text.Entity(e.start, e.end, e.kind, e.value) for e in found]
+
+
+def _found(found: list[Any]) -> list[bluesky_text.Found]:
+    return [bluesky_text.Found(f.start, f.end, f.kind, f.value) for f in found]
+
+
+#: Pieces of URLs, domains and their boundaries: schemes in any case (ſ is an s ignoring case),
+#: TLDs known and unknown, IDN TLDs in both cases, ports, queries, parentheses, t.co links.
+URL_PIECES = [
+    *("https://", "http://", "HTTPS://", "httpſ://", "gopher://", "ssb://", "ftp://", "://"),
+    *(".com", ".co", ".comx", ".COM", ".de", ".eu", ".example", ".рф", ".РФ", ".中国", ".xn--p1ai"),
+    *(".xn--", ".co.uk", ".K", ".ſ", "www", "a", "é", "_", "-", "--", ".", "..", "/", "//", "?"),
+    *("?q=1&r=2", "#f", ":8080", ":", "(", ")", "(x)", "[", "]", "@", "＠", "$", "#", "＃", "~"),
+    *(" ", "\n", "\u00a0", "\u202f", "\u200e", "\u202e", "\ufeff", "\ufffe", "\x00", "\x85"),
+    *("t.co/", "t.co/abc", "日本語", "مرحبا", "josé", "x" * 41, "1.2", "11.11.11", "z. B."),
+    *("„", "“", "»", "!", "*", ",", "'", "…", "\u0301", "👩‍👩‍👧‍👦", "🇪🇺"),
+]
+URL_TEXTS = st.lists(
+    st.sampled_from(URL_PIECES)
+    | st.sampled_from(sorted(tlds.MASTODON)).map(lambda t: "." + t)
+    | st.sampled_from(sorted(tlds.MASTODON)).map(lambda t: "." + t.upper())
+    | st.sampled_from(PIECES)
+    | st.text(max_size=3),
+    max_size=30,
+).map("".join)
+
+
+@SETTINGS
+@example(text="https://www.example.org/foo_(bar)?q=1 and example.com/x")
+@example(text="éexample.com foo_bar.com https://t.co/" + "x" * 41 + " httpſ://a.de")
+@example(text="https://a.comx.org https://b.рф/путь http://xn--p1ai.xn--p1ai/ a.co.uk")
+@given(text=URL_TEXTS)
+def test_url_dense_text_is_counted_and_linked_as_before(text: str) -> None:
+    _same_text_rules(text)
+
+
+@SETTINGS
+@given(text=TEXTS)
+def test_platform_text_pieces_are_counted_and_linked_as_before(text: str) -> None:
+    _same_text_rules(text)
+
+
+@SETTINGS
+@given(text=DESCRIPTIONS)
+def test_fuzzed_descriptions_are_counted_and_linked_as_before(text: str) -> None:
+    _same_text_rules(text)
+
+
+def test_text_rules_refuse_a_lone_surrogate_as_before() -> None:
+    """Byte offsets of text holding a lone surrogate fail with the same error as before."""
+    segments = [rt.Segment("text", "a\u00e9\ud800b")]
+    with pytest.raises(UnicodeEncodeError) as ours:
+        rt.facets(segments, "mastodon")
+    with pytest.raises(UnicodeEncodeError) as theirs:
+        ref_text.facets(segments, "mastodon")
+    assert str(ours.value) == str(theirs.value)
+
+
+# --- whole renders against the reference -----------------------------------------------------
+
+
+@contextlib.contextmanager
+def _reference_rules() -> Iterator[None]:
+    """The renderer running on the reference's text rules (everything it calls of them)."""
+    patches = [
+        (mastodon_text, "length", ref_mastodon.length),
+        (length_module, "graphemes", ref_graphemes.graphemes),
+        (rt, "facets", ref_text.facets),
+        (rt, "segment", ref_text.segment),
+        (bluesky_text, "tags", ref_bluesky.tags),
+    ]
+    saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
+    try:
+        for module, name, value in patches:
+            setattr(module, name, value)
+        yield
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
+
+
+def _render(item: Any, language: str, platform: Any, limits: PlatformLimits | None) -> Any:
+    """The post (every field: text, length, facets, shortened or not), or the refusal."""
+    renderer = Renderer(TemplateSet(TEMPLATES), site_base_url=SITE, today=dt.date(2026, 3, 1))
+    try:
+        return renderer.render(item, language, platform, limits)
+    except RenderError as exc:
+        return f"refused: {exc}"
+
+
+def _both(item: Any, language: str, platform: Any, limits: PlatformLimits | None) -> None:
+    ours = _render(item, language, platform, limits)
+    with _reference_rules():
+        theirs = _render(item, language, platform, limits)
+    assert ours == theirs
+
+
+@SETTINGS
+@given(
+    data=st.data(),
+    language=st.sampled_from(LANGUAGES),
+    platform=st.sampled_from(PLATFORMS),
+    limits=st.none() | LIMITS,
+)
+def test_fuzzed_items_render_as_before(
+    data: st.DataObject, language: str, platform: Any, limits: PlatformLimits | None
+) -> None:
+    """Random items (test_fuzz's strategy) under random limits: the same post (text, length,
+    facets, shortening) or the same refusal as with the reference's rules."""
+    _both(data.draw(items(language), label="item"), language, platform, limits)
+
+
+BUNDLED_LIMITS: list[dict[str, PlatformLimits] | None] = [
+    None,
+    {p: dataclasses.replace(limits, max_graphemes=120) for p, limits in DEFAULT_LIMITS.items()},
+    {p: dataclasses.replace(limits, max_graphemes=200) for p, limits in DEFAULT_LIMITS.items()},
+    {"mastodon": PlatformLimits(300, url_length=40), "bluesky": PlatformLimits(250, 600)},
+]
+
+
+@pytest.mark.parametrize("limits", BUNDLED_LIMITS)
+def test_bundled_dataset_renders_as_before(limits: dict[str, PlatformLimits] | None) -> None:
+    """Every bundled item in every language for both platforms, at the default limits and at
+    tighter ones (most descriptions shortened): the same posts or refusals as before."""
+    for item in bundled_dataset():
+        for language in LANGUAGES:
+            for platform in PLATFORMS:
+                _both(item, language, platform, limits[platform] if limits else None)
