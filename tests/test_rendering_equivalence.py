@@ -79,6 +79,16 @@ def test_the_prefilter_holds_every_character_the_url_pattern_may_start_with() ->
     assert after_dot <= _start_class("after_dot")
 
 
+def test_the_link_prefilter_holds_every_letter_of_the_apps_pattern() -> None:
+    """bluesky_text's prefilter for atproto's link pattern (Python's re) holds every character
+    that the pattern's ``[a-z]`` and ``[a-z0-9]`` match ignoring case."""
+    import re
+
+    letter = set(re.findall(f"[{bluesky_text._LETTER}]", EVERY_CHARACTER))
+    assert _characters("[a-z]", CASE) <= letter
+    assert _characters("[a-z0-9]", CASE) <= letter | set("0123456789")
+
+
 def test_tld_groups_cannot_both_match() -> None:
     """No character matches the first characters of two TLD groups (ignoring case), so the
     grouped alternation tries the TLDs that can match in the flat alternation's order."""

@@ -17,6 +17,8 @@ with them is refused).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,6 +37,14 @@ _URL = regex.compile(
     rf"(?P<link>(?P<scheme>https?://[^{JS_SPACE}]+)"
     rf"|(?P<domain>[a-z][a-z0-9]*(?:\.[a-z0-9]+)+)[^{JS_SPACE}]*)",
     regex.IGNORECASE | regex.VERSION0,
+)
+# Every character that [a-z] matches ignoring case (a test checks it on every code point).
+_LETTER = "a-zA-Z\u0130\u017f\u212a"
+# Where _URL can match, for Python's re (much faster at scanning): after what _URL's start
+# allows, a letter, then letters or digits up to a dot and a letter or digit, or up to "://".
+# _URL is tried only there, and at each exactly as finditer tries it.
+_LINK_START = re.compile(
+    rf"(?:^|(?<=[{JS_SPACE}(]))(?=[{_LETTER}][0-9{_LETTER}]*(?:\.[0-9{_LETTER}]|://))"
 )
 _INVISIBLE = "\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
 _IN_TAG = f"[^{JS_SPACE}{_INVISIBLE}]"
@@ -75,9 +85,21 @@ def is_uri(uri: str) -> bool:
     return _URI.fullmatch(uri) is not None
 
 
+def _url_matches(text: str) -> Iterator[regex.Match[str]]:
+    """What ``_URL.finditer(text)`` yields: _URL tried where it can match, from the end of the
+    last match on."""
+    position = 0
+    for start in _LINK_START.finditer(text):
+        if start.start() >= position:
+            match = _URL.match(text, start.start())
+            if match:
+                yield match
+                position = match.end()
+
+
 def _links(text: str) -> list[Found]:
     found = []
-    for match in _URL.finditer(text):
+    for match in _url_matches(text):
         uri = match.group("link")
         if match.group("scheme") is None or not uri.startswith("http"):
             domain = match.group("domain")
