@@ -85,6 +85,17 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def rss_parts_kb(pid: int) -> dict[str, int]:
+    """RSS split by kind (kB): anonymous memory (heaps, stacks), mapped files, shared
+    memory (``RssAnon``, ``RssFile``, ``RssShmem`` of /proc/PID/status)."""
+    parts = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("RssAnon:", "RssFile:", "RssShmem:")):
+            name, value = line.split(":", 1)
+            parts[name.removeprefix("Rss").lower()] = int(value.split()[0])
+    return parts
+
+
 def rss_kb(pid: int) -> int:
     """Resident set size of a process (VmRSS, in kB)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

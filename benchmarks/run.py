@@ -724,16 +724,18 @@ def long_run(opts: argparse.Namespace) -> Result:
     same_threads = len({s["threads"] for s in samples}) == 1
     same_fds = len({s["fds"]["all"] for s in samples}) == 1
     rows_ok = out["rows"].get("posted", 0) == out["slots"] and not out["failures"]
-    # Growth is what grows with the slots: live memory (Python objects, malloc in use) over
-    # the run, and RSS over its second half. RSS also rises once, early, to the allocators'
-    # high-water mark (freed memory they keep for reuse): reported, not counted as growth.
+    # Growth is what grows with the slots: live memory (Python objects, malloc in use),
+    # threads, fds. RSS also counts freed memory the allocators keep for reuse: it rises in
+    # steps to a plateau (a 30,000-slot soak: flat from 12,000 on); reported, not judged.
     live_flat = blocks_growth < 0.01 * start["python_blocks"] and malloc_growth_kb < 2048
-    passed = late_growth_kb < 1024 and live_flat and same_threads and same_fds and rows_ok
+    passed = live_flat and same_threads and same_fds and rows_ok
 
     def at(s: dict[str, Any]) -> str:
         malloc = f"malloc in use {fmt_mb(s['malloc_kb'])}, " if s["malloc_kb"] else ""
+        anon = s["rss_parts_kb"].get("anon")
+        rss = fmt_mb(s["rss_kb"]) + (f" ({fmt_mb(anon)} anonymous)" if anon else "")
         return (
-            f"{s['slots']:,}: RSS {fmt_mb(s['rss_kb'])}, {malloc}{s['python_blocks']:,} Python"
+            f"{s['slots']:,}: RSS {rss}, {malloc}{s['python_blocks']:,} Python"
             f" blocks, {s['threads']} threads, {s['fds']['all']} fds"
             f" ({s['fds'].get('socket', 0)} sockets)"
         )
@@ -747,8 +749,8 @@ def long_run(opts: argparse.Namespace) -> Result:
         f" {end['threads']}; open fds {start['fds']['all']} → {end['fds']['all']}",
         baseline="–",
         ratio=None,
-        budget="no growth: threads and fds equal; live memory flat (Python blocks < 1 %, malloc"
-        " in use < 2 MB); RSS < 1 MB over the second half",
+        budget="no growth: threads and fds equal, live memory flat (Python blocks < 1 %,"
+        " malloc in use < 2 MB); RSS reported",
         passed=passed,
         notes=[
             f"start / middle / end — {at(start)}; {at(middle)}; {at(end)}",

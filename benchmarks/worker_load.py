@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import rss_kb
+from benchmarks.common import rss_kb, rss_parts_kb
 
 #: The fire time of the slot (the schedule's ``30 12 * * *`` in UTC).
 FIRE = dt.datetime(2027, 1, 4, 12, 30, tzinfo=dt.UTC)
@@ -115,6 +115,7 @@ def sample(label: str, slots: int) -> dict[str, Any]:
         "label": label,
         "slots": slots,
         "rss_kb": rss_kb(os.getpid()),
+        "rss_parts_kb": rss_parts_kb(os.getpid()),
         "malloc_kb": malloc_in_use_kb(),
         "python_blocks": sys.getallocatedblocks(),
         "threads": threading.active_count(),
