@@ -40,9 +40,10 @@ SETTINGS = settings(
 CASE = regex.IGNORECASE | regex.VERSION0
 LANGUAGES = ("de", "en", "fr")
 
-# --- the prefilter's classes, on every code point ------------------------------------------------
+# --- what the prefilters rely on -------------------------------------------------------------
 
 EVERY_CHARACTER = "".join(map(chr, range(0x110000)))
+ASCII_SPACE = " \t\n\x0b\x0c\r"
 
 
 def _characters(pattern: str, flags: int = 0) -> set[str]:
@@ -50,33 +51,40 @@ def _characters(pattern: str, flags: int = 0) -> set[str]:
     return set(regex.findall(pattern, EVERY_CHARACTER, flags=flags))
 
 
-def _start_class(name: str) -> set[str]:
-    """Every character a class of the prefilter matches, with Python's re as the bot runs it."""
-    import re
-
-    return set(re.findall(mastodon_text._START_CLASSES[name], EVERY_CHARACTER))
-
-
-def test_the_prefilter_holds_every_character_the_url_pattern_may_start_with() -> None:
-    """Each class of mastodon_text's prefilter (Python's re, case-sensitive) matches every
-    character that the URL pattern's class in its place matches, ignoring case as the pattern
-    does: the prefilter never skips a position where the pattern could match."""
-    before = _characters(mastodon_text._BEFORE.removesuffix("|^)").removeprefix("(?:"), CASE)
-    assert before <= _start_class("before")
-    protocols = ["http", "https", "dat", "dweb", "ipfs", "ipns", "ssb", "gopher", "gemini"]
-    assert all(regex.fullmatch(f"(?:{mastodon_text._PROTOCOLS})", p) for p in protocols)
-    assert not regex.fullmatch(f"(?:{mastodon_text._PROTOCOLS})", "httpss")
-    assert {len(p) for p in protocols} <= set(range(3, 7))  # the prefilter's {3,6}
-    letters = _characters(f"[{''.join(sorted(set(''.join(protocols))))}]", CASE)
-    assert letters <= _start_class("protocol")
-    label = _characters(mastodon_text._DOMAIN_CHAR, CASE) | _characters("[_-]", CASE)
-    assert label <= _start_class("label")
-    assert "." not in label  # a label's run ends at its dot
-    firsts = "".join(sorted({tld[0] for tld in tlds.MASTODON} | {"x"}))  # x: xn--
-    after_dot = _characters(mastodon_text._DOMAIN_CHAR, CASE) | _characters(
-        f"[{regex.escape(firsts)}]", CASE
+def test_no_part_of_the_url_pattern_matches_ascii_white_space() -> None:
+    """Mastodon's URL pattern is the previous one with its TLDs grouped, and it is built only
+    from these character classes, the TLDs and literal ASCII letters and punctuation; none
+    matches ASCII white space (ignoring case, as the pattern does) but the class of the
+    character before a URL. So no URL spans white space, and mastodon_text looks for URLs
+    in the runs between white space that hold "://"."""
+    pattern = mastodon_text._url_pattern().pattern
+    assert pattern == ref_mastodon._url_pattern().pattern.replace(
+        ref_mastodon._TLD, mastodon_text._TLD
     )
-    assert after_dot <= _start_class("after_dot")
+    consumed = [
+        mastodon_text._DOMAIN_CHAR,
+        mastodon_text._OLD_PATH_CHAR,
+        mastodon_text._PATH_CHAR,
+        mastodon_text._PATH_END_CHAR,
+        mastodon_text._QUERY_CHAR,
+        mastodon_text._QUERY_END,
+        "[_-]",
+        "[0-9]",
+        "[0-9a-z]",
+    ]
+    for part in consumed:
+        assert not any(regex.fullmatch(part, space, flags=CASE) for space in ASCII_SPACE), part
+    before = [f"[^a-z0-9@＠$#＃{mastodon_text._INVALID}]", f"[{mastodon_text._DIRECTIONAL}]"]
+    after_tld = "[^0-9a-z@+-]"  # looked at, not matched
+    assert not any(space in tld for tld in tlds.MASTODON for space in ASCII_SPACE)
+    rest = pattern
+    for part in sorted([*consumed, *before, after_tld, mastodon_text._TLD], key=len, reverse=True):
+        rest = rest.replace(part, "§")
+    literal = regex.sub(r"\(\?P<\w+>|\(\?[:=]|\\[.()?]|[()|*+?^$§]", "", rest)
+    assert set(literal) <= set("abcdefghijklmnopqrstuvwxyz:/-"), literal
+    assert pattern.startswith(f"(?:{before[0]}|{before[1]}|^)(?P<url>")
+    assert pattern.count(after_tld) == 1
+    assert "(?=§|$)" in rest
 
 
 def test_the_link_prefilter_holds_every_letter_of_the_apps_pattern() -> None:
@@ -135,16 +143,32 @@ URL_PIECES = [
     *(".xn--", ".co.uk", ".K", ".ſ", "www", "a", "é", "_", "-", "--", ".", "..", "/", "//", "?"),
     *("?q=1&r=2", "#f", ":8080", ":", "(", ")", "(x)", "[", "]", "@", "＠", "$", "#", "＃", "~"),
     *(" ", "\n", "\u00a0", "\u202f", "\u200e", "\u202e", "\ufeff", "\ufffe", "\x00", "\x85"),
+    *("a.com/", "example.org/x", "www.a.de?q=", "a.co.uk/(b)", "leavex.eu/", "x.org/p?u="),
     *("t.co/", "t.co/abc", "日本語", "مرحبا", "josé", "x" * 41, "1.2", "11.11.11", "z. B."),
     *("„", "“", "»", "!", "*", ",", "'", "…", "\u0301", "👩‍👩‍👧‍👦", "🇪🇺"),
 ]
+#: URL-like words: a scheme or none, labels, a TLD or none, a port, a path and a query.
+URL_WORDS = st.tuples(
+    st.sampled_from(["", "https://", "http://", "HTTPS://", "httpſ://", "gopher://", "ftp://"]),
+    st.lists(
+        st.sampled_from(["a", "www", "example", "é", "x_y", "a-b", "xn--p1ai", "t", "11", "K"]),
+        min_size=1,
+        max_size=3,
+    ).map(".".join),
+    st.sampled_from([".com", ".co", ".de", ".org", ".example", ".рф", ".РФ", ".comx", ".COM", ""]),
+    st.sampled_from(["", ":8080", ":"]),
+    st.sampled_from(["", "/", "/a/b", "/(x)", "/x.", "/ü", "/日本", "/a)", "/a(b(c)d)", "/?"]),
+    st.sampled_from(["", "?q=1", "?", "?a=b&c=d#f", "#f", "?u="]),
+).map("".join)
 URL_TEXTS = st.lists(
-    st.sampled_from(URL_PIECES)
+    URL_WORDS
+    | URL_WORDS
+    | st.sampled_from(URL_PIECES)
     | st.sampled_from(sorted(tlds.MASTODON)).map(lambda t: "." + t)
     | st.sampled_from(sorted(tlds.MASTODON)).map(lambda t: "." + t.upper())
     | st.sampled_from(PIECES)
     | st.text(max_size=3),
-    max_size=30,
+    max_size=20,
 ).map("".join)
 
 
@@ -152,6 +176,7 @@ URL_TEXTS = st.lists(
 @example(text="https://www.example.org/foo_(bar)?q=1 and example.com/x")
 @example(text="éexample.com foo_bar.com https://t.co/" + "x" * 41 + " httpſ://a.de")
 @example(text="https://a.comx.org https://b.рф/путь http://xn--p1ai.xn--p1ai/ a.co.uk")
+@example(text="see example.com/https://a.org/x and x.de/?u=https://b.org, gemini://c.org")
 @given(text=URL_TEXTS)
 def test_url_dense_text_is_counted_and_linked_as_before(text: str) -> None:
     _same_text_rules(text)

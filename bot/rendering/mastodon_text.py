@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import re
 import stringprep
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,7 +62,8 @@ _OLD_PARENS = (
 )
 _PATH_CHAR = r"[^\p{White_Space}<>()?]"
 _PARENS = rf"\((?:{_PATH_CHAR}+|(?:{_PATH_CHAR}*\({_PATH_CHAR}+\){_PATH_CHAR}*))\)"
-_PATH_END = rf"(?:[^\p{{White_Space}}()?!*\"'「」<>;:=,.$%\[\]~&|@]|{_OLD_PARENS})"
+_PATH_END_CHAR = r"[^\p{White_Space}()?!*\"'「」<>;:=,.$%\[\]~&|@]"
+_PATH_END = rf"(?:{_PATH_END_CHAR}|{_OLD_PARENS})"
 _PATH = rf"(?:(?:{_PATH_CHAR}*(?:{_PARENS}{_PATH_CHAR}*)*{_PATH_END})|(?:{_PATH_CHAR}+/))"
 _UCHARS = (
     r"\xa0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef\U00010000-\U0001fffd\U00020000-\U0002fffd"
@@ -72,7 +72,9 @@ _UCHARS = (
     r"\U000b0000-\U000bfffd\U000c0000-\U000cfffd\U000d0000-\U000dfffd\U000e1000-\U000efffd"
     r"\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd"
 )
-_QUERY = rf"\?[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@^{_UCHARS}]*[a-z0-9_&=#/\-{_UCHARS}]"
+_QUERY_CHAR = rf"[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@^{_UCHARS}]"
+_QUERY_END = rf"[a-z0-9_&=#/\-{_UCHARS}]"
+_QUERY = rf"\?{_QUERY_CHAR}*{_QUERY_END}"
 
 
 @functools.cache
@@ -80,43 +82,11 @@ def _url_pattern() -> regex.Pattern[str]:
     """twitter-text's valid_url as Mastodon patches it; compiled on first use (its 1,574 TLDs
     take about 70 ms), so commands that count no Mastodon post never pay for it."""
     return regex.compile(
-        rf"{_BEFORE}(?P<url>(?P<protocol>(?:{_PROTOCOLS})://)?"
+        rf"(?:[^a-z0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)"
+        r"(?P<url>(?P<protocol>(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://)?"
         rf"(?P<domain>{_DOMAIN})(?::[0-9]+)?(?:/{_PATH}*)?(?:{_QUERY})?)",
         regex.IGNORECASE | regex.VERSION0,
     )
-
-
-_BEFORE = rf"(?:[^a-z0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)"
-_PROTOCOLS = "https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini"
-# Where the URL pattern can start a match, for Python's re (whose character classes are much
-# faster than regex's): a character the pattern may begin with (or the text's start), then
-# maybe a scheme, domain characters up to a dot, and after it a character a label or a TLD
-# can begin with. Each class here holds every character the pattern's own class matches
-# (ignoring case) and maybe more: a test checks that on every code point. The pattern is then
-# tried only at these positions, and at each exactly as finditer tries it there.
-_LABEL_PUNCTUATION = _PUNCTUATION.replace(r"\-", "").replace("_", "")  # a label may hold _ -
-_START_CLASSES = {
-    "before": rf"[^a-zA-Z0-9@＠$#＃{_INVALID}]",
-    "protocol": r"[^\W\d_]",
-    "label": rf"[^{_DIRECTIONAL}{_LABEL_PUNCTUATION}\x00-\x1f\x7f{_INVALID}{_SPACES}]",
-    "after_dot": r"[^\s!-/:-@\[-`{-~]",
-}
-_START = re.compile(
-    "(?:{before}|^)(?=(?:{protocol}{{3,6}}://)?{label}+\\.{after_dot})".format(**_START_CLASSES)
-)
-
-
-def _url_matches(text: str) -> Iterator[regex.Match[str]]:
-    """What ``_url_pattern().finditer(text)`` yields: the pattern tried at each position where
-    a match can start, from the end of the last match on."""
-    pattern = _url_pattern()
-    position = 0
-    for start in _START.finditer(text):
-        if start.start() >= position:
-            match = pattern.match(text, start.start())
-            if match:
-                yield match
-                position = match.end()
 
 
 _TCO = regex.compile(r"^https?://t\.co/([a-z0-9]+)", regex.IGNORECASE)
@@ -165,13 +135,36 @@ def urls(text: str) -> list[Entity]:
     return list(_urls(text))
 
 
+#: No part of the URL pattern matches ASCII white space but the character before a URL (a test
+#: checks each), so no match spans it.
+_ASCII_SPACE = " \t\n\x0b\x0c\r"
+_SPACE = re.compile(f"[{_ASCII_SPACE}]")
+
+
 @functools.lru_cache(maxsize=256)
 def _urls(text: str) -> tuple[Entity, ...]:
     # Counting and linking look at the same texts (a post's length, then its facets).
-    if "://" not in text:  # no match can have a protocol
-        return ()
     found: list[Entity] = []
-    for match in _url_matches(text):
+    at = text.find("://")  # a URL with a protocol holds one
+    while at != -1:
+        start = max(0, *(text.rfind(space, 0, at) for space in _ASCII_SPACE))
+        after = _SPACE.search(text, at)
+        end = after.start() if after else len(text)
+        for url in _run_urls(text[start : end + 1]):
+            found.append(Entity(start + url.start, start + url.end, "url", url.value))
+        at = text.find("://", end)
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=1024)
+def _run_urls(run: str) -> tuple[Entity, ...]:
+    """The URLs of a run of text without ASCII white space, given with the white space (if
+    any) before and after it. In such a run the pattern's finditer over the whole text finds
+    what it finds in the run alone: no match spans white space, the pattern looks around only
+    at the character after a TLD (here as in the text), and ``^`` cannot begin a URL at white
+    space. Runs recur: the links of a post in each attempt at shortening it."""
+    found: list[Entity] = []
+    for match in _url_pattern().finditer(run):
         if match.group("protocol") is None:
             continue  # found and skipped, as twitter-text does: its text is consumed
         url, start = match.group("url"), match.start("url")
