@@ -331,3 +331,38 @@ def test_cards_command_reports_a_missing_own_picture(
     assert result.exit_code == 1
     assert "own.en: cannot read" in result.output
     assert (out / "card.en.png").is_file()
+
+
+def test_threads_needing_the_same_new_card_draw_it_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """16 lane threads post the same item at once: every one gets the whole card, none fails
+    on another's half-written file, and it is drawn once."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import bot.cards.draw as drawing
+
+    item = bundled_dataset().by_id["bye-bye-elon"]
+    picture = picture_for(item, "de", TODAY)
+    assert picture is not None
+    Path(picture.file).unlink(missing_ok=True)
+    drawn = []
+    original = drawing.draw_card
+    start = threading.Barrier(16)
+
+    def counting(texts: CardTexts) -> bytes:
+        drawn.append(texts)
+        return original(texts)
+
+    monkeypatch.setattr(drawing, "draw_card", counting)
+
+    def one(_: int) -> bytes:
+        start.wait(timeout=30)
+        return ensure(picture).read_bytes()
+
+    with ThreadPoolExecutor(16) as pool:
+        cards = list(pool.map(one, range(16)))
+    assert len(drawn) == 1
+    assert all(card == cards[0] for card in cards)
+    assert Image.open(io.BytesIO(cards[0])).size == (1200, 630)

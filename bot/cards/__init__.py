@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -98,21 +99,38 @@ def ensure(picture: Picture, *, in_process: bool = True) -> Path:
 
     ``in_process=False`` draws in a short-lived child process, so a long-running worker never
     loads Pillow (about 10 MB it would keep; a card is drawn once per item, language and
-    content, so the child's start-up, about 0.3 s, is rare)."""
+    content, so the child's start-up, about 0.3 s, is rare). Threads that need the same new
+    card wait for one drawing instead of each drawing it."""
     path = Path(picture.file)
     if not picture.card or path.is_file():
         return path
-    if in_process:
-        from bot.cards.draw import draw_card
+    with _lock_for(path):
+        if path.is_file():  # another thread drew it while this one waited
+            return path
+        if in_process:
+            from bot.cards.draw import draw_card
 
-        data = draw_card(CardTexts.from_pairs(picture.card))
-    else:
-        data = _draw_in_child(picture.card)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_suffix(f".{os.getpid()}.tmp")
-    scratch.write_bytes(data)
-    scratch.replace(path)  # atomic: a concurrent reader sees no half-written card
+            data = draw_card(CardTexts.from_pairs(picture.card))
+        else:
+            data = _draw_in_child(picture.card)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A name of its own (process and thread), then an atomic rename: a concurrent reader
+        # sees the whole card or none.
+        scratch = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        scratch.write_bytes(data)
+        scratch.replace(path)
     return path
+
+
+_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
+def _lock_for(path: Path) -> threading.Lock:
+    with _LOCKS_LOCK:
+        if len(_LOCKS) > 1024:  # cards are few; never let this grow without bound
+            _LOCKS.clear()
+        return _LOCKS.setdefault(path, threading.Lock())
 
 
 def _draw_in_child(card: tuple[tuple[str, str], ...]) -> bytes:
