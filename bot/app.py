@@ -97,9 +97,12 @@ def default_publisher(
 
         return ConsolePublisher(account.platform, stream=stream, tz=tz)
     if account.platform == "mastodon":
+        from bot.publishing.http_sessions import session_for
         from bot.publishing.mastodon import MastodonPublisher
 
-        return MastodonPublisher(account, image_root=settings.data_dir)
+        assert account.api_base_url is not None
+        session = session_for(account.api_base_url, settings.post_concurrency_per_server)
+        return MastodonPublisher(account, image_root=settings.data_dir, session=session)
     from bot.publishing.bluesky import BlueskyPublisher
 
     return BlueskyPublisher(

@@ -238,3 +238,26 @@ def test_database_outage_is_waited_out_without_loss_or_duplicate(
         (a.name, lang, "posted") for a in app.accounts for lang in a.languages
     )
     worker.lanes.shutdown()
+
+
+@pytest.mark.slow
+def test_accounts_on_one_server_share_its_connections(
+    monkeypatch: pytest.MonkeyPatch, every_minute: str
+) -> None:
+    """8 accounts on one instance with POST_CONCURRENCY_PER_SERVER=2: their posts go over at
+    most 2 connections (one pool per server, not one per account)."""
+    monkeypatch.setenv("POST_CONCURRENCY_PER_SERVER", "2")
+    monkeypatch.setenv("MASTODON_MEDIA", "false")
+    with MastodonTestServer() as server:
+        _mastodon_accounts(monkeypatch, "acct", server, 8)
+        Clock(monkeypatch, FIRE)
+        app = App.load()
+        worker = Worker(app, started=FIRE - dt.timedelta(seconds=30))
+        try:
+            for future in _fire(worker).values():
+                future.result(timeout=120)
+            assert len(server.statuses()) == 8
+            assert server.connections_opened <= 2
+        finally:
+            worker.lanes.shutdown(wait=True)
+            app.close()

@@ -21,7 +21,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,6 +62,40 @@ def _server_message(exc: MastodonAPIError) -> str:
     return str(args[0]) if args else type(exc).__name__
 
 
+@contextmanager
+def translated(where: str, client: Mastodon, clock: Callable[[], float]) -> Iterator[None]:
+    """Map Mastodon.py's exceptions onto the bot's error tree (``where`` names the request)."""
+    try:
+        yield
+    except MastodonRatelimitError:
+        reset = client.ratelimit_reset
+        wait = max(0.0, float(reset) - clock()) if reset else None
+        raise TransientPublishError(
+            f"{where}: rate limited", status=429, retry_after=wait
+        ) from None
+    except MastodonNetworkError as exc:
+        raise TransientPublishError(f"{where}: network error: {mask(str(exc))}") from None
+    except MastodonServerError as exc:
+        status = _status_code(exc)
+        raise TransientPublishError(
+            f"{where}: server error: {_server_message(exc)}", status=status
+        ) from None
+    except MastodonUnauthorizedError as exc:
+        raise PermanentPublishError(
+            f"{where}: the access token was rejected ({_server_message(exc)});"
+            " check MASTODON_ACCESS_TOKEN and its write:statuses scope",
+            status=401,
+        ) from None
+    except MastodonAPIError as exc:
+        status = _status_code(exc)
+        message = f"{where}: {_server_message(exc)}"
+        if status in (408, 425):
+            raise TransientPublishError(message, status=status) from None
+        raise PermanentPublishError(message, status=status) from None
+    except MastodonError as exc:
+        raise PermanentPublishError(f"{where}: {mask(str(exc))}") from None
+
+
 class MastodonPublisher:
     """Publishes to one Mastodon account."""
 
@@ -72,6 +106,7 @@ class MastodonPublisher:
         request_timeout: float = REQUEST_TIMEOUT,
         clock: Callable[[], float] = time.time,
         image_root: Path | None = None,
+        session: Any = None,
     ) -> None:
         if not account.api_base_url or account.access_token is None:
             raise PermanentPublishError(f"account {account.name}: no Mastodon instance or token")
@@ -84,7 +119,9 @@ class MastodonPublisher:
             request_timeout=request_timeout,
             version_check_mode="none",
             user_agent="leavex-bot/0.1",
+            session=session,
         )
+        self._own_session = session is None
         self._limits: PlatformLimits | None = None
         self._media_limits = MediaLimits()
         self._api_version = 0
@@ -93,39 +130,9 @@ class MastodonPublisher:
 
     # -- errors -------------------------------------------------------------------------------
 
-    @contextmanager
-    def _translate(self, action: str) -> Iterator[None]:
+    def _translate(self, action: str) -> AbstractContextManager[None]:
         """Map Mastodon.py's exceptions onto the bot's error tree."""
-        where = f"Mastodon ({self.account.name}) {action}"
-        try:
-            yield
-        except MastodonRatelimitError:
-            reset = self.client.ratelimit_reset
-            wait = max(0.0, float(reset) - self.clock()) if reset else None
-            raise TransientPublishError(
-                f"{where}: rate limited", status=429, retry_after=wait
-            ) from None
-        except MastodonNetworkError as exc:
-            raise TransientPublishError(f"{where}: network error: {mask(str(exc))}") from None
-        except MastodonServerError as exc:
-            status = _status_code(exc)
-            raise TransientPublishError(
-                f"{where}: server error: {_server_message(exc)}", status=status
-            ) from None
-        except MastodonUnauthorizedError as exc:
-            raise PermanentPublishError(
-                f"{where}: the access token was rejected ({_server_message(exc)});"
-                " check MASTODON_ACCESS_TOKEN and its write:statuses scope",
-                status=401,
-            ) from None
-        except MastodonAPIError as exc:
-            status = _status_code(exc)
-            message = f"{where}: {_server_message(exc)}"
-            if status in (408, 425):
-                raise TransientPublishError(message, status=status) from None
-            raise PermanentPublishError(message, status=status) from None
-        except MastodonError as exc:
-            raise PermanentPublishError(f"{where}: {mask(str(exc))}") from None
+        return translated(f"Mastodon ({self.account.name}) {action}", self.client, self.clock)
 
     translate = _translate  # for the readers of this account's counts (mastodon_engagement)
 
@@ -260,7 +267,7 @@ class MastodonPublisher:
 
     def close(self) -> None:
         session = getattr(self.client, "session", None)
-        if session is not None:
+        if session is not None and self._own_session:  # a shared one outlives the account
             session.close()
 
 
