@@ -800,6 +800,20 @@ def machine() -> str:
     )
 
 
+def history_page(opts: argparse.Namespace) -> list[Result]:
+    """The status page's history with 100,000 posts against the same page with 100."""
+    from benchmarks.history_page import measure
+
+    return measure(10_000, 10) if opts.quick else measure()
+
+
+def engagement(opts: argparse.Namespace) -> list[Result]:
+    """Requests per 1,000 posts whose engagement counts are refreshed."""
+    from benchmarks import engagement as figures
+
+    return figures.measure(quick=opts.quick)
+
+
 FIGURES = (
     "cold-preview",
     "cold-help",
@@ -812,6 +826,8 @@ FIGURES = (
     "logins",
     "many-accounts",
     "long-run",
+    "history-page",
+    "engagement",
 )
 
 
@@ -877,6 +893,8 @@ def main(argv: list[str] | None = None) -> int:
             "logins": lambda: logins(servers, opts),
             "many-accounts": lambda: many_accounts(opts),
             "long-run": lambda: long_run(opts),
+            "history-page": lambda: history_page(opts),
+            "engagement": lambda: engagement(opts),
         }
         for name in chosen:
             say(f"running {name}")
