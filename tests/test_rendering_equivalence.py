@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from bot.errors import RenderError
 from bot.post import DEFAULT_LIMITS, PLATFORMS, PlatformLimits
-from bot.rendering import bluesky_text, graphemes, mastodon_text, tlds
+from bot.rendering import bluesky_text, graphemes, mastodon_text, render, tlds, typography
 from bot.rendering import length as length_module
 from bot.rendering import text as rt
 from bot.rendering.render import Renderer, TemplateSet
@@ -28,6 +28,7 @@ from tests.support.reference import bluesky_text as ref_bluesky
 from tests.support.reference import graphemes as ref_graphemes
 from tests.support.reference import mastodon_text as ref_mastodon
 from tests.support.reference import text as ref_text
+from tests.support.reference import typography as ref_typography
 from tests.test_fuzz import DESCRIPTIONS, LIMITS, items
 from tests.test_platform_text import PIECES, TEXTS
 
@@ -87,14 +88,17 @@ def test_no_part_of_the_url_pattern_matches_ascii_white_space() -> None:
     assert "(?=§|$)" in rest
 
 
-def test_the_link_prefilter_holds_every_letter_of_the_apps_pattern() -> None:
+def test_the_bluesky_prefilters_hold_what_the_apps_patterns_match() -> None:
     """bluesky_text's prefilter for atproto's link pattern (Python's re) holds every character
-    that the pattern's ``[a-z]`` and ``[a-z0-9]`` match ignoring case."""
+    that the pattern's ``[a-z]`` and ``[a-z0-9]`` match ignoring case; the tag prefilter's
+    white space is the tag pattern's."""
     import re
 
     letter = set(re.findall(f"[{bluesky_text._LETTER}]", EVERY_CHARACTER))
     assert _characters("[a-z]", CASE) <= letter
     assert _characters("[a-z0-9]", CASE) <= letter | set("0123456789")
+    space = f"[{bluesky_text.JS_SPACE}]"  # as the tag prefilter tests it, and as _TAG does
+    assert set(re.findall(space, EVERY_CHARACTER)) == _characters(space)
 
 
 def test_tld_groups_cannot_both_match() -> None:
@@ -194,6 +198,29 @@ def test_fuzzed_descriptions_are_counted_and_linked_as_before(text: str) -> None
     _same_text_rules(text)
 
 
+def _old_tidy(raw: str) -> str:
+    """The template output's tidying before (both rules run on every text)."""
+    return render._BLANK_LINES.sub("\n\n", render._TRAILING_SPACE.sub("", raw)).strip()
+
+
+SPACING = st.lists(
+    st.sampled_from([" ", "\t", "\n", "\n\n\n", " \n", "\t\n", "\r\n", "\u00a0", "\u202f", "x"])
+    | st.sampled_from([":", ";", "!", "?", "«", "»", "(", "[", '"', "”", "»", "a"])
+    | st.sampled_from(PIECES),
+    max_size=25,
+).map("".join)
+
+
+@SETTINGS
+@given(text=SPACING | DESCRIPTIONS)
+def test_tidying_and_typography_are_as_before(text: str) -> None:
+    """A template's output tidied (trailing spaces, blank lines) and French spacing: the same
+    text as the previous rules (run unconditionally) give."""
+    assert render.tidy(text) == _old_tidy(text)
+    for language in LANGUAGES:
+        assert typography.apply(language, text) == ref_typography.apply(language, text)
+
+
 def test_text_rules_refuse_a_lone_surrogate_as_before() -> None:
     """Byte offsets of text holding a lone surrogate fail with the same error as before."""
     segments = [rt.Segment("text", "a\u00e9\ud800b")]
@@ -216,6 +243,8 @@ def _reference_rules() -> Iterator[None]:
         (rt, "facets", ref_text.facets),
         (rt, "segment", ref_text.segment),
         (bluesky_text, "tags", ref_bluesky.tags),
+        (render, "typography", ref_typography.apply),
+        (render, "tidy", _old_tidy),
     ]
     saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
     try:

@@ -17,6 +17,7 @@ with them is refused).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,12 +41,12 @@ _URL = regex.compile(
 )
 # Every character that [a-z] matches ignoring case (a test checks it on every code point).
 _LETTER = "a-zA-Z\u0130\u017f\u212a"
-# Where _URL can match, for Python's re (much faster at scanning): after what _URL's start
-# allows, a letter, then letters or digits up to a dot and a letter or digit, or up to "://".
-# _URL is tried only there, and at each exactly as finditer tries it.
-_LINK_START = re.compile(
-    rf"(?:^|(?<=[{JS_SPACE}(]))(?=[{_LETTER}][0-9{_LETTER}]*(?:\.[0-9{_LETTER}]|://))"
-)
+# Where _URL can match, for Python's re (much faster at scanning): at the start or after white
+# space or "(", a letter, then letters or digits up to a dot and a letter or digit, or up to
+# "://". _URL is tried only there, and at each exactly as finditer tries it.
+_LINK = rf"[{_LETTER}][0-9{_LETTER}]*(?:\.[0-9{_LETTER}]|://)"
+_LINK_AT_START = re.compile(_LINK)
+_LINK_AFTER = re.compile(rf"[{JS_SPACE}(](?={_LINK})")  # first a character: re skips fast
 _INVISIBLE = "\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
 _IN_TAG = f"[^{JS_SPACE}{_INVISIBLE}]"
 _TAG = regex.compile(
@@ -58,6 +59,8 @@ _CASHTAG = regex.compile(
     rf"(?=[{JS_SPACE}]|$|[.,;:!?)\"'\u2019])",
     regex.VERSION0,
 )
+_HASH = re.compile("[#＃]")
+_JS_SPACE_CHAR = re.compile(f"[{JS_SPACE}]")
 _TRAILING_PUNCTUATION = regex.compile(r"\p{P}+$")
 _URI = regex.compile(rf"\w+:(?://)?[^{JS_SPACE}/][^{JS_SPACE}]*", regex.ASCII)
 #: app.bsky.richtext.facet#tag: maxLength 640 (UTF-8 bytes), maxGraphemes 64.
@@ -88,10 +91,11 @@ def is_uri(uri: str) -> bool:
 def _url_matches(text: str) -> Iterator[regex.Match[str]]:
     """What ``_URL.finditer(text)`` yields: _URL tried where it can match, from the end of the
     last match on."""
+    starts = (m.end() for m in _LINK_AFTER.finditer(text))
     position = 0
-    for start in _LINK_START.finditer(text):
-        if start.start() >= position:
-            match = _URL.match(text, start.start())
+    for start in itertools.chain([0] if _LINK_AT_START.match(text) else [], starts):
+        if start >= position:
+            match = _URL.match(text, start)
             if match:
                 yield match
                 position = match.end()
@@ -115,11 +119,24 @@ def _links(text: str) -> list[Found]:
     return found
 
 
+def _tag_matches(text: str) -> Iterator[regex.Match[str]]:
+    """What ``_TAG.finditer(text)`` yields: _TAG tried at each # or ＃ that starts the text or
+    follows white space (where alone it can match), from the end of the last match on."""
+    position = 0
+    for sign in _HASH.finditer(text):
+        start = sign.start()
+        if start >= position and (start == 0 or _JS_SPACE_CHAR.match(text, start - 1)):
+            match = _TAG.match(text, start)
+            if match:
+                yield match
+                position = match.end()
+
+
 def tags(text: str) -> list[Found]:
     """Hashtags and cashtags as the apps detect them (value without '#', cashtags with '$')."""
     found = []
     if "#" in text or "＃" in text:
-        for match in _TAG.finditer(text):
+        for match in _tag_matches(text):
             tag = _TRAILING_PUNCTUATION.sub("", match.group("tag") or "")
             if not tag or (len(tag.encode("utf-16-le")) > 128 and graphemes(tag) > 64):
                 continue

@@ -73,6 +73,16 @@ def _capitalized(description: str | None) -> str | None:
 _TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
 
 
+def tidy(raw: str) -> str:
+    """A template's output without trailing spaces on its lines, without more than one blank
+    line in a row, stripped (each rule runs only on text it can change)."""
+    if " \n" in raw or "\t\n" in raw or raw.endswith((" ", "\t")):
+        raw = _TRAILING_SPACE.sub("", raw)
+    if "\n\n\n" in raw:
+        raw = _BLANK_LINES.sub("\n\n", raw)
+    return raw.strip()
+
+
 class Renderer:
     """Turns an item into a :class:`RenderedPost` for a platform and language."""
 
@@ -239,8 +249,7 @@ class Renderer:
             line = error_line(exc)
             where = f"{template.filename}{f', line {line}' if line else ''}"
             raise TemplateError(f"{where}: item {item.id!r}: {exc}") from None
-        raw = _BLANK_LINES.sub("\n\n", _TRAILING_SPACE.sub("", raw)).strip()
         return [
             rt.Segment("text", typography(language, s.text)) if s.kind == "text" else s
-            for s in rt.segment(raw)
+            for s in rt.segment(tidy(raw))
         ]

@@ -10,6 +10,7 @@ grapheme clusters (:mod:`bot.rendering.graphemes`), never ``len()``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -71,11 +72,16 @@ def _trim_url(url: str) -> str:
     return url
 
 
-def _has_host(url: str) -> bool:
+@functools.lru_cache(maxsize=1024)
+def _is_link(url: str) -> bool:
+    """Whether ``url`` has a host and the PDS takes it as a link (a post's links recur in
+    each attempt at shortening it)."""
     try:
-        return bool(urlsplit(url).hostname)
+        if not urlsplit(url).hostname:
+            return False
     except ValueError:  # "http://[eure-instanz]/about": not a link, plain text
         return False
+    return bluesky_text.is_uri(url)
 
 
 def segment(text: str) -> list[Segment]:
@@ -86,7 +92,7 @@ def segment(text: str) -> list[Segment]:
     position = 0
     for match in URL.finditer(text):
         url = _trim_url(match.group())
-        if not _has_host(url) or not bluesky_text.is_uri(url):
+        if not _is_link(url):
             continue
         if match.start() > position:
             out.append(Segment("text", text[position : match.start()]))

@@ -12,9 +12,14 @@ _FR_BEFORE_GUILLEMET = regex.compile(r"[ \u00a0\u202f]*»")
 
 def french(text: str) -> str:
     """French spacing: a narrow no-break space before ``: ; ! ?`` and inside « guillemets »."""
-    text = _FR_BEFORE.sub(lambda m: NNBSP + m.group(1), text)
-    text = _FR_AFTER_GUILLEMET.sub("«" + NNBSP, text)
-    return _FR_BEFORE_GUILLEMET.sub(NNBSP + "»", text)
+    # Each rule runs only on text holding a character it needs (else it changes nothing).
+    if ":" in text or ";" in text or "!" in text or "?" in text:
+        text = _FR_BEFORE.sub(lambda m: NNBSP + m.group(1), text)
+    if "«" in text:
+        text = _FR_AFTER_GUILLEMET.sub("«" + NNBSP, text)
+    if "»" in text:
+        text = _FR_BEFORE_GUILLEMET.sub(NNBSP + "»", text)
+    return text
 
 
 def apply(language: str, text: str) -> str:
