@@ -27,6 +27,7 @@ from tests.helpers import SITE, TEMPLATES, bundled_dataset
 from tests.support.reference import bluesky_text as ref_bluesky
 from tests.support.reference import graphemes as ref_graphemes
 from tests.support.reference import mastodon_text as ref_mastodon
+from tests.support.reference import shorten as ref_shorten
 from tests.support.reference import text as ref_text
 from tests.support.reference import typography as ref_typography
 from tests.test_fuzz import DESCRIPTIONS, LIMITS, items
@@ -97,6 +98,7 @@ def test_the_bluesky_prefilters_hold_what_the_apps_patterns_match() -> None:
     letter = set(re.findall(f"[{bluesky_text._LETTER}]", EVERY_CHARACTER))
     assert _characters("[a-z]", CASE) <= letter
     assert _characters("[a-z0-9]", CASE) <= letter | set("0123456789")
+    assert _characters("#", CASE) == {"#"}  # Mastodon's hashtags start at a "#"
     space = f"[{bluesky_text.JS_SPACE}]"  # as the tag prefilter tests it, and as _TAG does
     assert set(re.findall(space, EVERY_CHARACTER)) == _characters(space)
 
@@ -126,6 +128,7 @@ def _same_text_rules(text: str) -> None:
     segments = rt.segment(text)
     assert segments == [rt.Segment(s.kind, s.text, s.target) for s in ref_text.segment(text)]
     shown = list(rt.shorten_links(segments))
+    assert shown == [rt.Segment(s.kind, s.text, s.target) for s in ref_text.shorten_links(segments)]
     assert rt.facets(segments, "mastodon") == ref_text.facets(segments, "mastodon")
     assert rt.facets(shown, "bluesky") == ref_text.facets(shown, "bluesky")
     assert rt.facets(segments, "bluesky") == ref_text.facets(segments, "bluesky")
@@ -245,6 +248,7 @@ def _reference_rules() -> Iterator[None]:
         (bluesky_text, "tags", ref_bluesky.tags),
         (render, "typography", ref_typography.apply),
         (render, "tidy", _old_tidy),
+        (render, "shorten", ref_shorten.shorten),
     ]
     saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
     try:
@@ -303,3 +307,35 @@ def test_bundled_dataset_renders_as_before(limits: dict[str, PlatformLimits] | N
         for language in LANGUAGES:
             for platform in PLATFORMS:
                 _both(item, language, platform, limits[platform] if limits else None)
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "— « ! " + "word " * 120,  # cuts of punctuation alone are empty
+        "- -- ... " + "Wort, " * 100 + "https://a.example/x " + "more " * 50,
+        "First sentence. " + "x" * 700,
+        "z. B. Vereine, u. a. Gewerkschaften. " * 30,
+        "#LeaveX " * 80 + "leavex.eu " * 30,
+        "¿Qué? " * 100,
+    ],
+)
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_shortening_edge_cases_are_as_before(description: str, platform: Any) -> None:
+    """Descriptions cut at a word after leading punctuation, around links, tags and domains,
+    or not at all: the same posts as before at several limits."""
+    from bot.dataset import Item
+
+    item = Item.model_validate(
+        {
+            "id": "edge",
+            "kind": "initiative",
+            "name": "Edge",
+            "urls": ["https://x.example"],
+            "hashtags": ["LeaveX"],
+            "description": {"en": description},
+        }
+    )
+    for max_graphemes in (40, 60, 90, 150, 300):
+        limits = PlatformLimits(max_graphemes, url_length=23 if platform == "mastodon" else None)
+        _both(item, "en", platform, limits)

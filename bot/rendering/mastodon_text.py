@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import re
 import stringprep
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -193,12 +194,25 @@ def _mentions(text: str) -> list[Entity]:
     ]
 
 
+def _hashtag_matches(text: str) -> Iterator[regex.Match[str]]:
+    """What ``_HASHTAG.finditer(text)`` yields: _HASHTAG tried only at each "#" (where its
+    matches start), from the end of the last match on."""
+    position = 0
+    start = text.find("#")
+    while start != -1:
+        match = _HASHTAG.match(text, start)
+        if match:
+            yield match
+            position = match.end()
+        start = text.find("#", max(start + 1, position))
+
+
 def hashtags(text: str) -> list[Entity]:
     """The hashtags Mastodon links, without ``#``."""
     if "#" not in text:
         return []
     found = []
-    for match in _HASHTAG.finditer(text):
+    for match in _hashtag_matches(text):
         name, end = match.group("name"), match.end()
         scheme = _SCHEME_GLUED.match(name) if text.startswith("://", end) else None
         if scheme:  # "#taghttps://…": the tag ends before the URL's scheme

@@ -43,13 +43,16 @@ def sentence_ends(description: str, language: str) -> list[int]:
     return sorted(set(ends))
 
 
-def _largest(candidates: list[str], attempt: Attempt, limits: PlatformLimits) -> list[rt.Segment]:
-    """The post with the longest candidate that fits (binary search; ``[]`` if none does)."""
+def _largest(
+    count: int, candidate: Callable[[int], str], attempt: Attempt, limits: PlatformLimits
+) -> list[rt.Segment]:
+    """The post with the longest of ``count`` candidates (shortest first) that fits (binary
+    search; ``[]`` if none does). ``candidate(i)`` is asked only for the candidates tried."""
     best: list[rt.Segment] = []
-    low, high = 0, len(candidates) - 1
+    low, high = 0, count - 1
     while low <= high:
         middle = (low + high) // 2
-        segments = attempt(candidates[middle])
+        segments = attempt(candidate(middle))
         if size(limits, segments)[1]:
             best, low = segments, middle + 1
         else:
@@ -72,10 +75,20 @@ def shorten(
 ) -> list[rt.Segment]:
     """The post with as many whole sentences of ``description`` as fit; if none fits, with the
     most words of it that fit and an ellipsis; if no word fits, without the description."""
-    sentences = [description[:end] for end in sentence_ends(description, language)]
-    best = _largest(sentences, attempt, limits)
+    ends = sentence_ends(description, language)
+    best = _largest(len(ends), lambda i: description[: ends[i]], attempt, limits)
     if best:
         return best
-    cuts = [_with_ellipsis(description[: m.start()]) for m in _WORD_END.finditer(description)]
-    best = _largest([cut for cut in cuts if cut], attempt, limits)
+    ends = [m.start() for m in _WORD_END.finditer(description)]
+    # A cut is empty only when all it keeps is punctuation and spaces, so the empty ones come
+    # first; the others are made only when tried.
+    first = 0
+    while first < len(ends) and not _with_ellipsis(description[: ends[first]]):
+        first += 1
+    best = _largest(
+        len(ends) - first,
+        lambda i: _with_ellipsis(description[: ends[first + i]]),
+        attempt,
+        limits,
+    )
     return best or attempt(None)

@@ -160,9 +160,13 @@ def short_url(url: str, max_path: int = 15) -> str:
     return host + path
 
 
+#: short_url of the links of the posts being made (each shown in every attempt at shortening).
+_shown = functools.lru_cache(maxsize=1024)(short_url)
+
+
 def shorten_links(segments: Iterable[Segment]) -> Iterator[Segment]:
     for seg in segments:
-        yield Segment("link", short_url(seg.target), seg.target) if seg.kind == "link" else seg
+        yield Segment("link", _shown(seg.target), seg.target) if seg.kind == "link" else seg
 
 
 def mastodon_length(text: str, url_length: int = 23) -> int:

@@ -1,0 +1,81 @@
+"""Shortening a description that does not fit: whole sentences first, else a cut at a word.
+
+Sentences come from ``sentencex`` (Wikimedia's segmenter, which knows German, English and French
+abbreviations such as "z. B.", "e.g." and "p. ex."). Only when not even the first sentence fits
+is the description cut at a word, with an ellipsis. A cut never falls inside a word, so a link,
+a domain, a hashtag or a mention is kept whole; punctuation is taken off the last word before
+the ellipsis only when that word is not one of them (``https://a.example/aufruf-2025-`` keeps
+its ``-``), so a post never ends in ``.…``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import regex
+
+from bot.post import PlatformLimits
+from bot.rendering import text as rt
+from bot.rendering.length import size
+
+ELLIPSIS = "…"
+_CUT_PUNCTUATION = ".,;:!?—–-(«\"'“„‚‘ \u00a0\u202f"
+#: A word that is (or holds) a link, a domain, a tag, a cashtag or a mention: never trimmed.
+_PROTECTED = regex.compile(r"://|^[(«“„‚'\"]*[#＃$@]|[\p{L}\p{N}]\.[\p{L}\p{N}]")
+_WORD_END = regex.compile(r"(?<=\S)(?=\s)")
+
+Attempt = Callable[[str | None], list[rt.Segment]]
+
+
+def sentence_ends(description: str, language: str) -> list[int]:
+    """Offsets after each whole sentence but the last, at white space (never inside a word)."""
+    import sentencex  # type: ignore[import-untyped]  # no type information shipped
+
+    pieces = list(sentencex.segment(language, description))
+    if "".join(pieces) != description:
+        return []
+    ends, position = [], 0
+    for piece in pieces[:-1]:
+        position += len(piece)
+        before, after = description[position - 1], description[position]
+        if (before.isspace() or after.isspace()) and description[:position].strip():
+            ends.append(len(description[:position].rstrip()))
+    return sorted(set(ends))
+
+
+def _largest(candidates: list[str], attempt: Attempt, limits: PlatformLimits) -> list[rt.Segment]:
+    """The post with the longest candidate that fits (binary search; ``[]`` if none does)."""
+    best: list[rt.Segment] = []
+    low, high = 0, len(candidates) - 1
+    while low <= high:
+        middle = (low + high) // 2
+        segments = attempt(candidates[middle])
+        if size(limits, segments)[1]:
+            best, low = segments, middle + 1
+        else:
+            high = middle - 1
+    return best
+
+
+def _with_ellipsis(kept: str) -> str:
+    if not _PROTECTED.search(kept.rsplit(None, 1)[-1]):
+        kept = kept.rstrip(_CUT_PUNCTUATION)
+        if not kept:
+            return ""
+    if _PROTECTED.search(kept.rsplit(None, 1)[-1]):
+        return f"{kept} {ELLIPSIS}"  # glued, the ellipsis would join the link or tag
+    return f"{kept}{ELLIPSIS}"
+
+
+def shorten(
+    attempt: Attempt, description: str, language: str, limits: PlatformLimits
+) -> list[rt.Segment]:
+    """The post with as many whole sentences of ``description`` as fit; if none fits, with the
+    most words of it that fit and an ellipsis; if no word fits, without the description."""
+    sentences = [description[:end] for end in sentence_ends(description, language)]
+    best = _largest(sentences, attempt, limits)
+    if best:
+        return best
+    cuts = [_with_ellipsis(description[: m.start()]) for m in _WORD_END.finditer(description)]
+    best = _largest([cut for cut in cuts if cut], attempt, limits)
+    return best or attempt(None)
