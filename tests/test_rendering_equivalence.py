@@ -249,6 +249,8 @@ def _reference_rules() -> Iterator[None]:
         (render, "typography", ref_typography.apply),
         (render, "tidy", _old_tidy),
         (render, "shorten", ref_shorten.shorten),
+        (rt, "shorten_links", ref_text.shorten_links),
+        (length_module, "measure", length_module.measure.__wrapped__),  # not remembered
     ]
     saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
     try:

@@ -17,7 +17,6 @@ with them is refused).
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,12 +40,11 @@ _URL = regex.compile(
 )
 # Every character that [a-z] matches ignoring case (a test checks it on every code point).
 _LETTER = "a-zA-Z\u0130\u017f\u212a"
-# Where _URL can match, for Python's re (much faster at scanning): at the start or after white
-# space or "(", a letter, then letters or digits up to a dot and a letter or digit, or up to
-# "://". _URL is tried only there, and at each exactly as finditer tries it.
-_LINK = rf"[{_LETTER}][0-9{_LETTER}]*(?:\.[0-9{_LETTER}]|://)"
-_LINK_AT_START = re.compile(_LINK)
-_LINK_AFTER = re.compile(rf"[{JS_SPACE}(](?={_LINK})")  # first a character: re skips fast
+# Every _URL match has, right after its first letters and digits, "://" or a dot and a letter
+# or digit (a mark). _URL is tried only where those letters and digits begin (found by reading
+# the text backwards from each mark), and at each exactly as finditer tries it.
+_MARK = re.compile(rf"\.[0-9{_LETTER}]|://")
+_NOT_LETTER = re.compile(rf"[^0-9{_LETTER}]")
 _INVISIBLE = "\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
 _IN_TAG = f"[^{JS_SPACE}{_INVISIBLE}]"
 _TAG = regex.compile(
@@ -91,10 +89,12 @@ def is_uri(uri: str) -> bool:
 def _url_matches(text: str) -> Iterator[regex.Match[str]]:
     """What ``_URL.finditer(text)`` yields: _URL tried where it can match, from the end of the
     last match on."""
-    starts = (m.end() for m in _LINK_AFTER.finditer(text))
+    backwards, size = text[::-1], len(text)
     position = 0
-    for start in itertools.chain([0] if _LINK_AT_START.match(text) else [], starts):
-        if start >= position:
+    for mark in _MARK.finditer(text):
+        before = _NOT_LETTER.search(backwards, size - mark.start())  # backwards from the mark
+        start = size - before.start() if before else 0
+        if position <= start < mark.start():
             match = _URL.match(text, start)
             if match:
                 yield match

@@ -3,14 +3,18 @@ why a post that does not fit is too long (characters or, on Bluesky, UTF-8 bytes
 
 from __future__ import annotations
 
+import functools
+
 from bot.post import PlatformLimits
 from bot.rendering import mastodon_text
 from bot.rendering import text as rt
 from bot.rendering.graphemes import graphemes
 
 
+@functools.lru_cache(maxsize=256)
 def measure(limits: PlatformLimits, text: str) -> int:
-    """The post's length as the platform counts it (Mastodon: its URLs as ``url_length``)."""
+    """The post's length as the platform counts it (Mastodon: its URLs as ``url_length``).
+    Remembered: a shortened post is measured when tried and again when chosen."""
     if limits.url_length is not None:
         return mastodon_text.length(text, limits.url_length)
     return graphemes(text)

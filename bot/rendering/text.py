@@ -84,13 +84,27 @@ def _is_link(url: str) -> bool:
     return bluesky_text.is_uri(url)
 
 
+def _url_matches(text: str) -> Iterator[regex.Match[str]]:
+    """What ``URL.finditer(text)`` yields: URL tried only where "http://" or "https://" can
+    start (4 or 5 characters before a "://"), from the end of the last match on."""
+    resume = 0
+    at = text.find("://")
+    while at != -1:
+        for start in (at - 5, at - 4):
+            match = URL.match(text, start) if start >= resume else None
+            if match:
+                yield match
+                resume = match.end()
+        at = text.find("://", at + 1)
+
+
 def segment(text: str) -> list[Segment]:
     """Split text into plain runs and http(s) links, in order."""
     if "://" not in text:
         return [Segment("text", text)] if text else []
     out: list[Segment] = []
     position = 0
-    for match in URL.finditer(text):
+    for match in _url_matches(text):
         url = _trim_url(match.group())
         if not _is_link(url):
             continue
