@@ -19,7 +19,15 @@ from hypothesis import strategies as st
 
 from bot.errors import RenderError
 from bot.post import DEFAULT_LIMITS, PLATFORMS, PlatformLimits
-from bot.rendering import bluesky_text, graphemes, mastodon_text, render, tlds, typography
+from bot.rendering import (
+    bluesky_text,
+    graphemes,
+    mastodon_text,
+    mastodon_url,
+    render,
+    tlds,
+    typography,
+)
 from bot.rendering import length as length_module
 from bot.rendering import text as rt
 from bot.rendering.render import Renderer, TemplateSet
@@ -54,39 +62,61 @@ def _characters(pattern: str, flags: int = 0) -> set[str]:
 
 
 def test_no_part_of_the_url_pattern_matches_ascii_white_space() -> None:
-    """Mastodon's URL pattern is the previous one with its TLDs grouped, and it is built only
+    """Mastodon's URL pattern (the reference's, whose pieces mastodon_url uses) is built only
     from these character classes, the TLDs and literal ASCII letters and punctuation; none
     matches ASCII white space (ignoring case, as the pattern does) but the class of the
     character before a URL. So no URL spans white space, and mastodon_text looks for URLs
     in the runs between white space that hold "://"."""
-    pattern = mastodon_text._url_pattern().pattern
-    assert pattern == ref_mastodon._url_pattern().pattern.replace(
-        ref_mastodon._TLD, mastodon_text._TLD
+    url = mastodon_url
+    pattern = ref_mastodon._url_pattern().pattern
+    assert (url._DOMAIN_CHAR, url._PATH, url._QUERY) == (
+        ref_mastodon._DOMAIN_CHAR,
+        ref_mastodon._PATH,
+        ref_mastodon._QUERY,
+    )
+    assert (
+        f"(?:{url._LABEL})*(?:{url._LAST_LABEL})(?:(?:{ref_mastodon._TLD}){url._AFTER_TLD}"
+        f"|{url._PUNYCODE})"
+    ) == ref_mastodon._DOMAIN
+    assert pattern == (
+        f"(?:{url._BEFORE}|^)(?P<url>(?P<protocol>{url._PROTOCOL})?"
+        f"(?P<domain>{ref_mastodon._DOMAIN}){url._REST})"
     )
     consumed = [
-        mastodon_text._DOMAIN_CHAR,
-        mastodon_text._OLD_PATH_CHAR,
-        mastodon_text._PATH_CHAR,
-        mastodon_text._PATH_END_CHAR,
-        mastodon_text._QUERY_CHAR,
-        mastodon_text._QUERY_END,
+        url._DOMAIN_CHAR,
+        url._OLD_PATH_CHAR,
+        url._PATH_CHAR,
+        url._PATH_END_CHAR,
+        url._QUERY_CHAR,
+        url._QUERY_END,
         "[_-]",
         "[0-9]",
         "[0-9a-z]",
     ]
     for part in consumed:
         assert not any(regex.fullmatch(part, space, flags=CASE) for space in ASCII_SPACE), part
-    before = [f"[^a-z0-9@＠$#＃{mastodon_text._INVALID}]", f"[{mastodon_text._DIRECTIONAL}]"]
+    before = [f"[^a-z0-9@＠$#＃{url._INVALID}]", f"[{url._DIRECTIONAL}]"]
+    assert "|".join(before) == url._BEFORE
     after_tld = "[^0-9a-z@+-]"  # looked at, not matched
     assert not any(space in tld for tld in tlds.MASTODON for space in ASCII_SPACE)
     rest = pattern
-    for part in sorted([*consumed, *before, after_tld, mastodon_text._TLD], key=len, reverse=True):
+    for part in sorted([*consumed, *before, after_tld, ref_mastodon._TLD], key=len, reverse=True):
         rest = rest.replace(part, "§")
     literal = regex.sub(r"\(\?P<\w+>|\(\?[:=]|\\[.()?]|[()|*+?^$§]", "", rest)
     assert set(literal) <= set("abcdefghijklmnopqrstuvwxyz:/-"), literal
-    assert pattern.startswith(f"(?:{before[0]}|{before[1]}|^)(?P<url>")
     assert pattern.count(after_tld) == 1
     assert "(?=§|$)" in rest
+
+
+def test_no_character_matches_two_tld_characters() -> None:
+    """No character matches two characters of the TLDs ignoring case (so mastodon_url looks up
+    one spelling of each TLD), and mastodon_url finds for each character the one it matches."""
+    chars = sorted(set("".join(tlds.MASTODON)))
+    for char in _characters(f"[{regex.escape(''.join(chars))}]", CASE):
+        same = [c for c in chars if regex.fullmatch(regex.escape(c), char, flags=CASE)]
+        assert len(same) == 1, (char, same)
+        assert mastodon_url._tld_char(char) == same[0]
+    assert mastodon_url._tld_char("/") is None
 
 
 def test_the_bluesky_prefilters_hold_what_the_apps_patterns_match() -> None:
@@ -103,20 +133,16 @@ def test_the_bluesky_prefilters_hold_what_the_apps_patterns_match() -> None:
     assert set(re.findall(space, EVERY_CHARACTER)) == _characters(space)
 
 
-def test_tld_groups_cannot_both_match() -> None:
-    """No character matches the first characters of two TLD groups (ignoring case), so the
-    grouped alternation tries the TLDs that can match in the flat alternation's order."""
-    firsts = sorted({tld[0] for tld in tlds.MASTODON})
-    for char in _characters(f"[{regex.escape(''.join(firsts))}]", CASE):
-        groups = [f for f in firsts if regex.fullmatch(regex.escape(f), char, flags=CASE)]
-        assert len(groups) == 1, (char, groups)
-
-
 # --- text rules against the reference ---------------------------------------------------------
 
 
 def _same_text_rules(text: str) -> None:
     """Every text rule gives the reference's answer on ``text``."""
+    pattern = ref_mastodon._url_pattern()
+    assert [tuple(url) for url in mastodon_url.matches(text)] == [
+        (m.start("url"), m.end(), m.group("protocol") is not None, *m.span("domain"))
+        for m in pattern.finditer(text)
+    ]
     assert mastodon_text.urls(text) == _entities(ref_mastodon.urls(text)), text
     assert mastodon_text.entities(text) == _entities(ref_mastodon.entities(text))
     assert mastodon_text.hashtags(text) == _entities(ref_mastodon.hashtags(text))
@@ -147,6 +173,7 @@ def _found(found: list[Any]) -> list[bluesky_text.Found]:
 URL_PIECES = [
     *("https://", "http://", "HTTPS://", "httpſ://", "gopher://", "ssb://", "ftp://", "://"),
     *(".com", ".co", ".comx", ".COM", ".de", ".eu", ".example", ".рф", ".РФ", ".中国", ".xn--p1ai"),
+    *(".嘉里", ".嘉里大酒店", ".भारत", ".भारतम्", "大"),
     *(".xn--", ".co.uk", ".K", ".ſ", "www", "a", "é", "_", "-", "--", ".", "..", "/", "//", "?"),
     *("?q=1&r=2", "#f", ":8080", ":", "(", ")", "(x)", "[", "]", "@", "＠", "$", "#", "＃", "~"),
     *(" ", "\n", "\u00a0", "\u202f", "\u200e", "\u202e", "\ufeff", "\ufffe", "\x00", "\x85"),
@@ -184,6 +211,7 @@ URL_TEXTS = st.lists(
 @example(text="éexample.com foo_bar.com https://t.co/" + "x" * 41 + " httpſ://a.de")
 @example(text="https://a.comx.org https://b.рф/путь http://xn--p1ai.xn--p1ai/ a.co.uk")
 @example(text="see example.com/https://a.org/x and x.de/?u=https://b.org, gemini://c.org")
+@example(text="https://a.嘉里大酒店/x https://b.भारतम्/y https://c.嘉里大/z d.भारत")  # TLDs in TLDs
 @given(text=URL_TEXTS)
 def test_url_dense_text_is_counted_and_linked_as_before(text: str) -> None:
     _same_text_rules(text)

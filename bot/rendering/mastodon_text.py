@@ -7,7 +7,8 @@ in ``config/initializers/twitter_regex.rb`` (a path may hold any character but w
 clusters of the text with every such URL as ``characters_reserved_per_url`` and every
 ``@user@domain`` as ``@user``. A URL counts as 23 only when its TLD is in twitter-text's list
 (:data:`bot.rendering.tlds.MASTODON`): ``https://petition.example/…`` counts as written. This is
-a port of those rules; tests check it against the Mastodon test server and Mastodon.py's regex.
+a port of those rules (the URL pattern in :mod:`bot.rendering.mastodon_url`); tests check it
+against the Mastodon test server and Mastodon.py's regex.
 """
 
 from __future__ import annotations
@@ -22,73 +23,9 @@ from typing import Literal
 import regex
 
 from bot.rendering.graphemes import graphemes
-from bot.rendering.tlds import MASTODON as _TLDS
+from bot.rendering.mastodon_url import LATIN_ACCENTS, matches
 
 __all__ = ["Entity", "entities", "hashtags", "length", "urls"]
-
-_SPACES = r"\t-\r\x20\x85\xa0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_DIRECTIONAL = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_INVALID = r"\ufffe\ufeff\uffff"
-_PUNCTUATION = r"!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~"
-_LATIN_ACCENTS = (
-    r"\xc0-\xd6\xd8-\xf6\xf8-\xff\u0100-\u024f\u0253\u0254\u0256\u0257\u0259\u025b\u0263"
-    r"\u0268\u026f\u0272\u0289\u028b\u02bb\u0300-\u036f\u1e00-\u1eff"
-)
-_DOMAIN_CHAR = rf"[^{_DIRECTIONAL}{_PUNCTUATION}\x00-\x1f\x7f{_INVALID}{_SPACES}]"
-
-
-def _tld_alternation(tlds: list[str]) -> str:
-    """``tlds`` as one alternation grouped by first character (``c(?:om|o)|d(?:e)``), each
-    group in the list's order. Where a TLD may start, at most one group can match (no two
-    first characters are equal ignoring case; a test checks it), and in it the TLDs are tried
-    in the order of the flat ``com|co|de``, so every match is the same; the regex only stops
-    trying 1,574 branches one by one (about 14 µs at every dot followed by a letter)."""
-    groups: dict[str, list[str]] = {}
-    for tld in tlds:
-        groups.setdefault(tld[0], []).append(regex.escape(tld[1:]))
-    return "|".join(f"{regex.escape(first)}(?:{'|'.join(rest)})" for first, rest in groups.items())
-
-
-_TLD = _tld_alternation(sorted(_TLDS, key=lambda t: (-len(t), t)))  # longest first
-_DOMAIN = (
-    rf"(?:(?:{_DOMAIN_CHAR}(?:[_-]|{_DOMAIN_CHAR})*)?{_DOMAIN_CHAR}\.)*"
-    rf"(?:(?:{_DOMAIN_CHAR}(?:-|{_DOMAIN_CHAR})*)?{_DOMAIN_CHAR}\.)"
-    rf"(?:(?:{_TLD})(?=[^0-9a-z@+-]|$)|xn--[0-9a-z]+)"
-)
-# twitter-text's own path characters: Mastodon's new ending rule was built from its balanced
-# parentheses before Mastodon replaced them (the initializer's order), so both are needed.
-_OLD_PATH_CHAR = rf"[a-z\p{{Script=Cyrillic}}0-9!*';:=+,.$/%#\[\]\p{{Pd}}_~&|@{_LATIN_ACCENTS}]"
-_OLD_PARENS = (
-    rf"\((?:{_OLD_PATH_CHAR}+|(?:{_OLD_PATH_CHAR}*\({_OLD_PATH_CHAR}+\){_OLD_PATH_CHAR}*))\)"
-)
-_PATH_CHAR = r"[^\p{White_Space}<>()?]"
-_PARENS = rf"\((?:{_PATH_CHAR}+|(?:{_PATH_CHAR}*\({_PATH_CHAR}+\){_PATH_CHAR}*))\)"
-_PATH_END_CHAR = r"[^\p{White_Space}()?!*\"'「」<>;:=,.$%\[\]~&|@]"
-_PATH_END = rf"(?:{_PATH_END_CHAR}|{_OLD_PARENS})"
-_PATH = rf"(?:(?:{_PATH_CHAR}*(?:{_PARENS}{_PATH_CHAR}*)*{_PATH_END})|(?:{_PATH_CHAR}+/))"
-_UCHARS = (
-    r"\xa0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef\U00010000-\U0001fffd\U00020000-\U0002fffd"
-    r"\U00030000-\U0003fffd\U00040000-\U0004fffd\U00050000-\U0005fffd\U00060000-\U0006fffd"
-    r"\U00070000-\U0007fffd\U00080000-\U0008fffd\U00090000-\U0009fffd\U000a0000-\U000afffd"
-    r"\U000b0000-\U000bfffd\U000c0000-\U000cfffd\U000d0000-\U000dfffd\U000e1000-\U000efffd"
-    r"\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd"
-)
-_QUERY_CHAR = rf"[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@^{_UCHARS}]"
-_QUERY_END = rf"[a-z0-9_&=#/\-{_UCHARS}]"
-_QUERY = rf"\?{_QUERY_CHAR}*{_QUERY_END}"
-
-
-@functools.cache
-def _url_pattern() -> regex.Pattern[str]:
-    """twitter-text's valid_url as Mastodon patches it; compiled on first use (its 1,574 TLDs
-    take about 70 ms), so commands that count no Mastodon post never pay for it."""
-    return regex.compile(
-        rf"(?:[^a-z0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)"
-        r"(?P<url>(?P<protocol>(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://)?"
-        rf"(?P<domain>{_DOMAIN})(?::[0-9]+)?(?:/{_PATH}*)?(?:{_QUERY})?)",
-        regex.IGNORECASE | regex.VERSION0,
-    )
-
 
 _TCO = regex.compile(r"^https?://t\.co/([a-z0-9]+)", regex.IGNORECASE)
 _MAX_URL_LENGTH = 4096
@@ -97,7 +34,7 @@ _MENTION = regex.compile(
     r"(?<![=/\w])@(?P<name>(?P<user>(?i:[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*))"
     r"(?:@\w+(?:[.-]+\w+)*)?)"
 )
-_MENTION_END = regex.compile(rf"[@＠{_LATIN_ACCENTS}]|://")
+_MENTION_END = regex.compile(rf"[@＠{LATIN_ACCENTS}]|://")
 # Tag::HASHTAG_RE.
 _SEP = "_\u00b7\u30fb\u200c"
 _HASHTAG = regex.compile(
@@ -160,21 +97,21 @@ def _urls(text: str) -> tuple[Entity, ...]:
 @functools.lru_cache(maxsize=1024)
 def _run_urls(run: str) -> tuple[Entity, ...]:
     """The URLs of a run of text without ASCII white space, given with the white space (if
-    any) before and after it. In such a run the pattern's finditer over the whole text finds
-    what it finds in the run alone: no match spans white space, the pattern looks around only
-    at the character after a TLD (here as in the text), and ``^`` cannot begin a URL at white
-    space. Runs recur: the links of a post in each attempt at shortening it."""
+    any) before and after it. In such a run the pattern finds over the whole text what it
+    finds in the run alone: no match spans white space, the pattern looks around only at the
+    character after a TLD (here as in the text), and ``^`` cannot begin a URL at white space.
+    Runs recur: the links of a post in each attempt at shortening it."""
     found: list[Entity] = []
-    for match in _url_pattern().finditer(run):
-        if match.group("protocol") is None:
+    for match in matches(run):
+        if not match.protocol:
             continue  # found and skipped, as twitter-text does: its text is consumed
-        url, start = match.group("url"), match.start("url")
+        url, start = run[match.start : match.end], match.start
         tco = _TCO.match(url)
         if tco:
             if len(tco.group(1)) > 40:
                 continue
             url = tco.group()
-        domain = match.group("domain")
+        domain = run[match.domain : match.tld_end]
         encoded = _idna_length(domain)
         if encoded is None:
             continue
