@@ -174,9 +174,12 @@ def entities(text: str) -> list[Entity]:
 def length(text: str, url_length: int = 23) -> int:
     """The length Mastodon checks against ``max_characters``."""
     text = text.strip(RUBY_STRIP)
+    found = urls(text) + _mentions(text)
+    if not found:
+        return graphemes(text)
     parts: list[str] = []
     position = 0
-    for entity in _without_overlaps(urls(text) + _mentions(text)):
+    for entity in _without_overlaps(found):
         parts.append(text[position : entity.start])
         parts.append("x" * url_length if entity.kind == "url" else "@" + entity.value)
         position = entity.end

@@ -249,7 +249,8 @@ class Renderer:
             line = error_line(exc)
             where = f"{template.filename}{f', line {line}' if line else ''}"
             raise TemplateError(f"{where}: item {item.id!r}: {exc}") from None
-        return [
-            rt.Segment("text", typography(language, s.text)) if s.kind == "text" else s
-            for s in rt.segment(tidy(raw))
-        ]
+        segments = rt.segment(tidy(raw))
+        for index, seg in enumerate(segments):
+            if seg.kind == "text" and (typeset := typography(language, seg.text)) != seg.text:
+                segments[index] = rt.Segment("text", typeset)
+        return segments

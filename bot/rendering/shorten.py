@@ -10,6 +10,7 @@ its ``-``), so a post never ends in ``.…``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import regex
@@ -29,18 +30,24 @@ Attempt = Callable[[str | None], list[rt.Segment]]
 
 def sentence_ends(description: str, language: str) -> list[int]:
     """Offsets after each whole sentence but the last, at white space (never inside a word)."""
+    return list(_sentence_ends(description, language))
+
+
+@functools.lru_cache(maxsize=64)
+def _sentence_ends(description: str, language: str) -> tuple[int, ...]:
+    # Both platforms shorten the same descriptions.
     import sentencex  # type: ignore[import-untyped]  # no type information shipped
 
     pieces = list(sentencex.segment(language, description))
     if "".join(pieces) != description:
-        return []
+        return ()
     ends, position = [], 0
     for piece in pieces[:-1]:
         position += len(piece)
         before, after = description[position - 1], description[position]
         if (before.isspace() or after.isspace()) and description[:position].strip():
             ends.append(len(description[:position].rstrip()))
-    return sorted(set(ends))
+    return tuple(sorted(set(ends)))
 
 
 def _largest(
