@@ -140,8 +140,22 @@ class Renderer:
             "departure": _departure(item, language, today),
         }
 
+        departure = context["departure"]
+        same = (  # what the template's text depends on, but the description
+            template.name,
+            language,
+            item.id,
+            context["kind"],
+            context["name"],
+            tuple(context["aliases"]),
+            context["country"],
+            tuple(context["urls"]),
+            tuple(item.hashtags),
+            tuple(sorted(departure.items())) if departure else None,
+        )
+
         def attempt(desc: str | None) -> list[rt.Segment]:
-            return self._finish(template, item, context, desc, language, platform)
+            return self._finish(template, item, context, desc, platform, same)
 
         segments = attempt(description)
         length, fits = size(limits, segments)
@@ -186,27 +200,14 @@ class Renderer:
         item: Item,
         context: dict[str, Any],
         description: str | None,
-        language: str,
         platform: Platform,
+        same: tuple[Any, ...],
     ) -> list[rt.Segment]:
         # Both platforms of one item usually render the same template text: reuse it.
-        departure = context["departure"]
-        key = (
-            template.name,
-            language,
-            description,
-            item.id,
-            context["kind"],
-            context["name"],
-            tuple(context["aliases"]),
-            context["country"],
-            tuple(context["urls"]),
-            tuple(item.hashtags),
-            tuple(sorted(departure.items())) if departure else None,
-        )
+        key = (*same, description)
         shared = self._shared.get(key) if self._platform_free(template) else None
         if shared is None:
-            shared = self._text_segments(template, item, context, description, language)
+            shared = self._text_segments(template, item, context, description, context["language"])
             if len(self._shared) > 64:
                 self._shared.clear()
             self._shared[key] = shared
