@@ -17,6 +17,7 @@ with them is refused).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -119,33 +120,52 @@ def _links(text: str) -> list[Found]:
     return found
 
 
-def _tag_matches(text: str) -> Iterator[regex.Match[str]]:
-    """What ``_TAG.finditer(text)`` yields: _TAG tried at each # or ＃ that starts the text or
-    follows white space (where alone it can match), from the end of the last match on."""
+def _tag_words(text: str) -> Iterator[tuple[int, str]]:
+    """Where ``_TAG.finditer(text)`` matches and the tag it keeps there ("" for none): _TAG
+    tried at each # or ＃ that starts the text or follows white space (where alone it can
+    match), from the end of the last match on. A match ends within its word (a tag holds no
+    white space) and depends on nothing else, so each word is looked at once."""
     position = 0
     for sign in _HASH.finditer(text):
         start = sign.start()
         if start >= position and (start == 0 or _JS_SPACE_CHAR.match(text, start - 1)):
-            match = _TAG.match(text, start)
-            if match:
-                yield match
-                position = match.end()
+            space = _JS_SPACE_CHAR.search(text, start)
+            length, tag = _word_tag(text[start : space.start() if space else len(text)])
+            yield start, tag
+            position = start + length
+
+
+@functools.lru_cache(maxsize=1024)
+def _word_tag(word: str) -> tuple[int, str]:
+    """_TAG's match at the start of ``word`` (a # or ＃ and what follows it up to white space):
+    its length and the tag kept, without trailing punctuation ("" if none is kept)."""
+    match = _TAG.match(word)
+    if match is None:  # not reached: a # or ＃ alone matches
+        return 1, ""
+    tag = _TRAILING_PUNCTUATION.sub("", match.group("tag") or "")
+    if not tag or (len(tag.encode("utf-16-le")) > 128 and graphemes(tag) > 64):
+        return match.end(), ""
+    return match.end(), tag
 
 
 def tags(text: str) -> list[Found]:
     """Hashtags and cashtags as the apps detect them (value without '#', cashtags with '$')."""
     found = []
     if "#" in text or "＃" in text:
-        for match in _tag_matches(text):
-            tag = _TRAILING_PUNCTUATION.sub("", match.group("tag") or "")
-            if not tag or (len(tag.encode("utf-16-le")) > 128 and graphemes(tag) > 64):
-                continue
-            found.append(Found(match.start(), match.start() + 1 + len(tag), "tag", tag))
+        for start, tag in _tag_words(text):
+            if tag:
+                found.append(Found(start, start + 1 + len(tag), "tag", tag))
     if "$" in text:
         for match in _CASHTAG.finditer(text):
             ticker = match.group("ticker")
             found.append(Found(match.start(), match.end(), "tag", "$" + ticker.upper()))
     return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _allowed_tag(tag: str) -> bool:
+    """Whether the lexicon takes ``tag`` (app.bsky.richtext.facet#tag)."""
+    return len(tag.encode("utf-8")) <= MAX_TAG_BYTES and graphemes(tag) <= MAX_TAG_GRAPHEMES
 
 
 def detect(text: str) -> list[Found]:
@@ -155,8 +175,5 @@ def detect(text: str) -> list[Found]:
         if "." in text or "://" in text
         else []
     )
-    for tag in tags(text):
-        size = len(tag.value.encode("utf-8"))
-        if size <= MAX_TAG_BYTES and graphemes(tag.value) <= MAX_TAG_GRAPHEMES:
-            found.append(tag)
+    found.extend(tag for tag in tags(text) if _allowed_tag(tag.value))
     return sorted(found, key=lambda f: f.start)
