@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.helpers import SITE
-from tests.support.browser import artifacts_dir, chromium, console_errors
+from tests.support.browser import artifacts_dir, chromium, console_errors, submit
 from tests.support.engagement_data import seed
 
 pytestmark = pytest.mark.slow  # starts the status page's server
@@ -84,7 +84,7 @@ def test_the_engagement_page_in_headless_chromium(served: str) -> None:
         assert "mastodon 2 6 2 1 0 9" in browser.find_element(By.ID, "platform").text
         # The period form works.
         browser.find_element(By.CSS_SELECTOR, "select[name=days] option[value='90']").click()
-        browser.find_element(By.CSS_SELECTOR, ".filters button").click()
+        submit(browser, browser.find_element(By.CSS_SELECTOR, ".filters button"))
         assert "last 90 days" in browser.find_element(By.TAG_NAME, "h1").text
         assert "mastodon 3 15 11 10 9 45" in browser.find_element(By.ID, "platform").text
         browser.save_screenshot(str(shots / "engagement.png"))

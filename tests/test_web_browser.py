@@ -21,7 +21,7 @@ from bot.app import App
 from bot.clock import iso
 from bot.worker import run_once
 from tests.helpers import SITE
-from tests.support.browser import artifacts_dir, chromium, console_errors
+from tests.support.browser import artifacts_dir, chromium, console_errors, submit
 
 pytestmark = pytest.mark.slow  # starts the status page's server
 
@@ -149,7 +149,7 @@ def test_every_page_in_headless_chromium(served: str) -> None:
         assert FAILURE in browser.find_element(By.CSS_SELECTOR, "table.history").text
         # The filter form works: only the refused post.
         browser.find_element(By.CSS_SELECTOR, "select[name=status] option[value=refused]").click()
-        browser.find_element(By.CSS_SELECTOR, ".filters button").click()
+        submit(browser, browser.find_element(By.CSS_SELECTOR, ".filters button"))
         statuses = [s.text for s in browser.find_elements(By.CSS_SELECTOR, "td .status")]
         assert statuses == ["refused"]
         browser.save_screenshot(str(shots / "history.png"))

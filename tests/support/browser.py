@@ -87,3 +87,19 @@ def chromium(width: int = 1280, height: int = 1000) -> Iterator[Any]:
 def console_errors(session: Any) -> list[dict[str, Any]]:
     """The console's errors since the last call (the log is emptied by reading it)."""
     return [entry for entry in session.get_log("browser") if entry.get("level") == "SEVERE"]
+
+
+def submit(session: Any, button: Any, timeout: float = 30.0) -> None:
+    """Click a form's submit button and wait (bounded) until the next page has replaced this
+    one. Chromium may return from the click before the navigation starts; reading the page
+    right away then finds the old document's elements, which go stale under the reader."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old_page = session.find_element(By.TAG_NAME, "html")
+    button.click()
+    WebDriverWait(session, timeout).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(session, timeout).until(
+        lambda s: s.execute_script("return document.readyState") == "complete"
+    )
