@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Literal
 
 import regex
@@ -81,10 +81,30 @@ def hashtag_problem(tag: str) -> str | None:
     return None
 
 
+#: Characters no text of the dataset may carry: control characters (a line break only where a
+#: text may have several lines), the explicit direction embeddings, overrides and isolates
+#: (they make a post display otherwise than it reads: "Trojan Source"), and noncharacters.
+_UNSEEN = regex.compile(r"[\p{Cc}\u202a-\u202e\u2066-\u2069\p{Noncharacter_Code_Point}]")
+
+
+def _unseen_problem(value: str, *, lines: bool) -> str | None:
+    for match in _UNSEEN.finditer(value):
+        char = match.group()
+        if lines and char == "\n":
+            continue
+        what = "a line break" if char in "\r\n" else f"the character U+{ord(char):04X}"
+        where = "" if lines else " (this text is one line)"
+        return f"contains {what} at position {match.start() + 1}{where}; remove it"
+    return None
+
+
 def _clean_text(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError("must not be empty")
+    problem = _unseen_problem(value, lines=False)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -93,16 +113,41 @@ def _clean_translation(value: str) -> str:
         raise ValueError(
             "must not be empty: leave a missing translation out instead of writing an empty string"
         )
+    problem = _unseen_problem(value, lines=True)
+    if problem:
+        raise ValueError(problem)
     return value.strip()
+
+
+def _one_line_translation(value: str) -> str:
+    problem = _unseen_problem(value, lines=False)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _picture_file(value: str) -> str:
+    """A picture is a file inside the data folder, named relative to it."""
+    path = PurePosixPath(value)
+    if "\\" in value or path.is_absolute() or re.match(r"[A-Za-z]:", value):
+        raise ValueError(
+            f"{value!r}: name the picture relative to the data folder (e.g. 'img/card.png')"
+        )
+    if ".." in path.parts:
+        raise ValueError(f"{value!r}: the picture must be inside the data folder (no '..')")
+    return value
 
 
 Language = Annotated[str, AfterValidator(_language)]
 Text = Annotated[str, AfterValidator(_clean_text)]
 Translation = Annotated[str, AfterValidator(_clean_translation)]
+Name = Annotated[str, AfterValidator(_clean_translation), AfterValidator(_one_line_translation)]
 HttpUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
 def check_url(url: str) -> str:
+    if _UNSEEN.search(url):
+        raise ValueError(f"{url!r} contains a control or invisible character; remove it")
     if url.startswith("/"):
         if url.startswith("//"):
             raise ValueError(f"{url!r}: protocol-relative links are not allowed; write https://")
@@ -129,7 +174,7 @@ class Image(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    file: Text
+    file: Annotated[Text, AfterValidator(_picture_file)]
     alt: dict[Language, Translation] = Field(default_factory=dict)
 
 
@@ -141,7 +186,7 @@ class Item(BaseModel):
     id: Annotated[str, StringConstraints(pattern=ID_PATTERN)]
     kind: Literal["initiative", "petition"]
     name: Text
-    names: dict[Language, Translation] = Field(default_factory=dict)
+    names: dict[Language, Name] = Field(default_factory=dict)
     aliases: list[Text] = Field(default_factory=list)
     urls: list[Annotated[HttpUrl, AfterValidator(check_url)]] = Field(min_length=1)
     country: str | None = None

@@ -174,6 +174,59 @@ BAD_DATASETS = [
         "punctuation",
     ),
     (
+        '[n]\nkind = "petition"\nname = "N\\u0000ul"\nurls = ["https://n.example"]\n',
+        "'n'",
+        "name",
+        "U+0000",
+    ),
+    (
+        '[o]\nkind = "petition"\nname = "Two\\nlines"\nurls = ["https://o.example"]\n',
+        "'o'",
+        "name",
+        "line break",
+    ),
+    (
+        '[p]\nkind = "petition"\nname = "P"\nurls = ["https://p.example"]\n'
+        'names = { fr = "P\\nQ" }\n',
+        "'p'",
+        "names.fr",
+        "line break",
+    ),
+    (
+        '[q]\nkind = "petition"\nname = "Q"\nurls = ["https://q.example"]\n'
+        'description = { en = "Sign \\u202eereh" }\n',
+        "'q'",
+        "description.en",
+        "U+202E",
+    ),
+    (
+        '[r]\nkind = "petition"\nname = "R"\nurls = ["https://r.example/a\\u0007b"]\n',
+        "'r'",
+        "urls.0",
+        "control",
+    ),
+    (
+        "[s]\nkind = 'petition'\nname = 'S'\nurls = ['https://s.example']\n"
+        "image = { file = '/etc/passwd', alt = { en = 'x' } }\n",
+        "'s'",
+        "image.file",
+        "relative to the data folder",
+    ),
+    (
+        "[t]\nkind = 'petition'\nname = 'T'\nurls = ['https://t.example']\n"
+        "image = { file = 'img/../../secret.png', alt = { en = 'x' } }\n",
+        "'t'",
+        "image.file",
+        "inside the data folder",
+    ),
+    (
+        "[u]\nkind = 'petition'\nname = 'U'\nurls = ['https://u.example']\n"
+        'image = { file = "img/u.png", alt = { en = "a\\u0000b" } }\n',
+        "'u'",
+        "image.alt.en",
+        "U+0000",
+    ),
+    (
         "[Bad_Id]\nkind = 'petition'\nname = 'K'\nurls = ['https://k.example']\n",
         "'Bad_Id'",
         "id",
@@ -257,3 +310,16 @@ def test_hashtags_with_combining_marks_are_accepted(tmp_path: Path, tag: str) ->
         f"[a]\nkind = 'petition'\nname = 'A'\nurls = ['https://a.example']\nhashtags = ['{tag}']\n",
     )
     assert load_dataset(tmp_path / "data").by_id["a"].hashtags == [tag]
+
+
+def test_a_description_may_have_several_lines(tmp_path: Path) -> None:
+    """Line breaks are refused in names but kept in descriptions and alt texts."""
+    write_item(
+        tmp_path / "data",
+        '[a]\nkind = "petition"\nname = "A"\nurls = ["https://a.example"]\n'
+        'description = { en = "One.\\nTwo." }\n'
+        'image = { file = "img/a.png", alt = { en = "A\\nB" } }\n',
+    )
+    item = load_dataset(tmp_path / "data").by_id["a"]
+    assert item.description["en"] == "One.\nTwo."
+    assert item.image is not None and item.image.alt["en"] == "A\nB"
