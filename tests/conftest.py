@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3.util.connection  # noqa: F401  # see _Guard: its IPv6 probe binds ("::1", 0)
 
 from bot.config import Settings
 
@@ -177,7 +178,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 class _Guard:
-    """The test being set up or run when it is not marked slow (None otherwise)."""
+    """The test being set up or run when it is not marked slow (None otherwise). urllib3
+    probes for IPv6 at import by binding ("::1", 0): it is imported above, before any test,
+    so the probe is not taken for a test starting a server."""
 
     nodeid: str | None = None
 

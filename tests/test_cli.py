@@ -126,6 +126,25 @@ def test_bad_config_exits_2_listing_every_variable(monkeypatch: pytest.MonkeyPat
     assert "TIMEZONE" in err and "POST_LANGUAGES" in err
 
 
+def test_an_alert_url_apprise_does_not_know_stops_the_bot_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A mistyped ALERT_URLS entry is found before anything is posted (not when the first
+    alert would have gone out), named by its position: the URLs hold tokens."""
+    monkeypatch.setenv("ALERT_URLS", "ntfy://leavex-alerts, ntfyy://user:HOOKSECRET@ntfy.example")
+    for command in (["run", "--once"], ["post"], ["check"]):
+        code, out, err = invoke(*command)
+        assert code == 2, command
+        assert "ALERT_URLS: entry 2 of 2 is not a URL Apprise knows" in err
+        assert "HOOKSECRET" not in out + err
+        assert "──" not in out
+    monkeypatch.setenv("ALERT_URLS", "ntfy://leavex-alerts json://127.0.0.1:9/hook")
+    code, _, _ = invoke("check")
+    assert code == 0
+    code, out, _ = invoke("history")
+    assert "nothing posted yet" in out
+
+
 def test_bad_template_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A template with a syntax error stops the bot with the file and line, exit code 2."""
     import shutil

@@ -24,6 +24,19 @@ def split_urls(value: str) -> list[str]:
     return [url for url in re.split(r"[\s,]+", value) if url]
 
 
+def unknown_urls(value: str) -> list[int]:
+    """The positions (from 1) of the entries of ``ALERT_URLS`` that Apprise does not know,
+    checked offline (nothing is sent)."""
+    import apprise
+
+    logging.getLogger("apprise").setLevel(logging.CRITICAL)  # its own error names the URL
+    return [
+        position
+        for position, url in enumerate(split_urls(value), 1)
+        if apprise.Apprise.instantiate(url) is None
+    ]
+
+
 @cache
 def _apprise(urls: tuple[str, ...]) -> Any:
     import apprise

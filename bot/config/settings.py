@@ -190,6 +190,24 @@ class Settings(BaseSettings):
 
     _fallback = field_validator("fallback_language")(check_language)
 
+    @field_validator("alert_urls")
+    @classmethod
+    def _alert_urls(cls, urls: SecretStr | None) -> SecretStr | None:
+        if urls is None:
+            return None
+        from bot.alerts.send import split_urls, unknown_urls
+
+        entries = len(split_urls(urls.get_secret_value()))
+        unknown = unknown_urls(urls.get_secret_value())
+        if unknown:  # named by position: the URLs hold tokens and passwords
+            which = ", ".join(str(p) for p in unknown)
+            raise ValueError(
+                f"entry {which} of {entries} is not a URL Apprise knows (e.g. ntfy://topic,"
+                " mailtos://user:pass@example.org, json://host/path; see"
+                " https://github.com/caronc/apprise/wiki)"
+            )
+        return urls
+
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, name: str) -> str:
