@@ -211,7 +211,7 @@ def _check_item(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, image: str) -> 
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
     (data / "items.toml").write_text(
-        "[own]\nkind = 'initiative'\nname = 'Own Picture'\nurls = ['https://own.example']\n"
+        "[own]\nkind = 'initiative'\nname = 'Own Picture'\nurls = ['https://own.example.org']\n"
         f"image = {image}\n"
         "[own.description]\nde = 'Text.'\nen = 'Text.'\n",
         encoding="utf-8",
@@ -318,9 +318,9 @@ def test_cards_command_reports_a_missing_own_picture(
     data = tmp_path / "data"
     data.mkdir()
     (data / "items.toml").write_text(
-        "[own]\nkind = 'initiative'\nname = 'Own'\nurls = ['https://own.example']\n"
+        "[own]\nkind = 'initiative'\nname = 'Own'\nurls = ['https://own.example.org']\n"
         "image = { file = 'gone.png', alt = { en = 'Logo' } }\n"
-        "[card]\nkind = 'petition'\nname = 'Card'\nurls = ['https://card.example']\n",
+        "[card]\nkind = 'petition'\nname = 'Card'\nurls = ['https://card.example.org']\n",
         encoding="utf-8",
     )
     monkeypatch.setenv("DATA_DIR", str(data))

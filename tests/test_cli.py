@@ -145,6 +145,33 @@ def test_an_alert_url_apprise_does_not_know_stops_the_bot_without_showing_it(
     assert "nothing posted yet" in out
 
 
+def test_a_link_that_would_lose_its_end_is_never_posted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dataset link both platforms would cut (a final '.') is an error in `check`, naming
+    item and field; `post` passes over that item and posts the next one."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "items.toml").write_text(
+        "[broken-link]\nkind = 'initiative'\nname = 'Broken'\n"
+        "urls = ['https://example.org/page.']\ndescription = { en = 'Loses its end.' }\n"
+        "[good-link]\nkind = 'initiative'\nname = 'Good'\n"
+        "urls = ['https://example.org/page']\ndescription = { en = 'Stays whole.' }\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("DATA_DIR", str(data))
+    monkeypatch.setenv("POST_LANGUAGES", "en")
+    code, out, _ = invoke("check")
+    assert code == 1
+    assert "item 'broken-link', field 'urls.0'" in out
+    assert "Mastodon would link 'https://example.org/page'" in out
+    code, out, _ = invoke("post")
+    assert code == 0
+    assert out.count("· en · good-link ·") == 2
+    assert "broken-link" not in out.replace("post.unrenderable", "")
+    assert "page." not in out
+
+
 def test_bad_template_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A template with a syntax error stops the bot with the file and line, exit code 2."""
     import shutil

@@ -186,7 +186,7 @@ def test_a_lower_case_description_starts_upper_case() -> None:
                 "id": "x",
                 "kind": "initiative",
                 "name": "X",
-                "urls": ["https://x.example"],
+                "urls": ["https://x.example.org"],
                 "description": {"en": description},
             }
         )
@@ -196,7 +196,7 @@ def test_a_lower_case_description_starts_upper_case() -> None:
 def test_a_name_that_cannot_fit_is_refused_with_its_reason() -> None:
     """A name longer than the limit is never cut: the item is refused, in characters."""
     item = Item.model_validate(
-        {"id": "x", "kind": "initiative", "name": "N" * 400, "urls": ["https://x.example"]}
+        {"id": "x", "kind": "initiative", "name": "N" * 400, "urls": ["https://x.example.org"]}
     )
     with pytest.raises(RenderError, match=r"\d+ characters; the limit is 300$"):
         renderer().render(item, "en", "bluesky", PlatformLimits(300, max_bytes=3000))
@@ -229,3 +229,41 @@ def test_hashtag_validation_is_both_platforms(richtext: RichText, tag: str) -> N
     mastodon = [e.value for e in _extract_hashtags(f"#{tag}")] == [tag]
     whole = bluesky and mastodon and len(tag.encode()) <= bluesky_text.MAX_TAG_BYTES
     assert (hashtag_problem(tag) is None) == whole, (bluesky, mastodon)
+
+
+WHOLE_OR_NOT = [
+    "https://example.org/",
+    "https://de.wikipedia.org/wiki/X_(Plattform)",
+    "https://exämple.de/über?q=ü#teil",
+    "https://例え.jp/パス",
+    "https://example.org/a?b=c&d=e",
+    "https://example.org/<b>",
+    "https://example.org/page.",
+    "https://example.org/a)",
+    'https://example.org/"quoted"',
+    "https://example.org/x!",
+    "https://例え.テスト/",
+]
+
+
+def test_links_cut_at_their_end_are_refused() -> None:
+    """The first five links are whole on both platforms, the others lose their end (or, with
+    a TLD twitter-text does not know, are no link on Mastodon)."""
+    from bot.rendering.links import link_problem
+
+    assert [link_problem(url) is None for url in WHOLE_OR_NOT] == [True] * 5 + [False] * 6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("url", WHOLE_OR_NOT)
+def test_a_link_is_accepted_when_both_platforms_link_it_whole(richtext: RichText, url: str) -> None:
+    """The renderer refuses a dataset link exactly when Mastodon's extractor (the test
+    server's) or atproto's RichText would link less than the whole of it."""
+    from bot.rendering.links import link_problem
+    from tests.support.mastodon.text import extract_urls
+
+    line = f"→ {url}\n"
+    [seen] = richtext.detect([line])
+    whole_on_bluesky = list(seen.of_kind("link").values()) == [url]
+    whole_on_mastodon = [e.value for e in extract_urls(line)] == [url]
+    assert (link_problem(url) is None) == (whole_on_bluesky and whole_on_mastodon)

@@ -56,7 +56,7 @@ def _items() -> list[Item]:
             "id": name,
             "kind": "initiative",
             "name": fields.get("name", name),
-            "urls": ["https://leavex.example/" + name],
+            "urls": ["https://leavex.example.org/" + name],
             "hashtags": fields.get("hashtags", []),
             "description": dict.fromkeys(LANGUAGES, description) if description else {},
         }

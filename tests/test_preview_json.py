@@ -84,7 +84,7 @@ def test_no_description_crashes_check_or_preview(
     data = tmp_path / "data"
     data.mkdir()
     (data / "items.toml").write_text(
-        "[hostile]\nkind = 'initiative'\nname = 'Hostile'\nurls = ['https://h.example']\n"
+        "[hostile]\nkind = 'initiative'\nname = 'Hostile'\nurls = ['https://h.example.org']\n"
         f"[hostile.description]\nde = {json.dumps(description, ensure_ascii=False)}\n",
         encoding="utf-8",
     )

@@ -151,7 +151,7 @@ _SLOW = pytest.mark.slow
             "french": "Elles quittent X : « Bye Bye Elon » ! Pourquoi ? Voilà ; c'est fini.",
             "quotes": "See “https://example.org/x”, „https://example.org/y“ and «https://a.org/»",
             "scripts": "क्षत्रिय ন্দ্র ஸ்ரீ ก้ำ \u1100\u1161\u11a8 مرحبا שלום e\u0301 ﾃｽﾄ 𝔘𝔫𝔦",
-            "emoji": "👩‍👩‍👧‍👦 👍🏽 🇪🇺 🏳️‍🌈 🏴󠁧󠁢󠁳󠁣󠁴󠁿 ✍️ \u202eevil\u202c",
+            "emoji": "👩‍👩‍👧‍👦 👍🏽 🇪🇺 🏳️‍🌈 🏴󠁧󠁢󠁳󠁣󠁴󠁿 ✍️ \u200eleft\u200fright",
             "idn-hosts": "https://bücher.de/ https://пример.рф/ https://例え.jp/ https://xn--mnchen-3ya.de/",
             "paths": "https://example.org/ünï https://example.org/путь?a=1&b=2 https://a.org:8080/x.",
             "long-link": "Read https://www.example.org/a/very/long/path/that/shortens?x=1 now",
@@ -165,7 +165,6 @@ _SLOW = pytest.mark.slow
         pytest.param(name, text, platform, marks=marks, id=f"{case}-{platform}")
         for case, name, text in [
             ("non-public-tld", "Texts", "Test http://a.example/x and https://localhost/x"),
-            ("nul-at-the-start", "\x00", "Named NUL, which the dataset accepts"),
             ("cjk-path", "Texts", "See https://example.org/日本語/パス today"),
             ("arabic-path", "Texts", "See https://example.org/مرحبا/عالم."),
             (

@@ -361,7 +361,7 @@ def test_shortening_edge_cases_are_as_before(description: str, platform: Any) ->
             "id": "edge",
             "kind": "initiative",
             "name": "Edge",
-            "urls": ["https://x.example"],
+            "urls": ["https://x.example.org"],
             "hashtags": ["LeaveX"],
             "description": {"en": description},
         }

@@ -75,7 +75,12 @@ def test_new_item_comes_next(sqlite_url: str) -> None:
         for slot in _slots(3):
             _poster(store, base).run_slot(acct, publisher, slot)
         extra = Item.model_validate(
-            {"id": "new-one", "kind": "petition", "name": "New", "urls": ["https://new.example"]}
+            {
+                "id": "new-one",
+                "kind": "petition",
+                "name": "New",
+                "urls": ["https://new.example.org"],
+            }
         )
         grown = Dataset((*base.items, extra), {**base.sources})
         _poster(store, grown).run_slot(acct, publisher, _slots(4)[-1])
@@ -129,7 +134,7 @@ def test_closed_petition_is_never_posted(sqlite_url: str) -> None:
             "id": "closed",
             "kind": "petition",
             "name": "Closed",
-            "urls": ["https://c.example"],
+            "urls": ["https://c.example.org"],
             "ends": "2025-12-31",
         }
     )
@@ -138,12 +143,12 @@ def test_closed_petition_is_never_posted(sqlite_url: str) -> None:
             "id": "gone",
             "kind": "petition",
             "name": "Gone",
-            "urls": ["https://g.example"],
+            "urls": ["https://g.example.org"],
             "active": False,
         }
     )
     open_ = Item.model_validate(
-        {"id": "open", "kind": "petition", "name": "Open", "urls": ["https://o.example"]}
+        {"id": "open", "kind": "petition", "name": "Open", "urls": ["https://o.example.org"]}
     )
     data = Dataset((closed, inactive, open_), {})
     with Store(sqlite_url) as store:
@@ -307,14 +312,14 @@ def test_ineligible_items_are_not_walked_past_each_slot(
                 "id": f"en-only-{i}",
                 "kind": "initiative",
                 "name": f"N{i}",
-                "urls": [f"https://x.example/{i}"],
+                "urls": [f"https://x.example.org/{i}"],
                 "description": {"en": "text"},
             }
         )
         for i in range(3000)
     ]
     german = Item.model_validate(
-        {"id": "de-one", "kind": "petition", "name": "Eins", "urls": ["https://de.example"]}
+        {"id": "de-one", "kind": "petition", "name": "Eins", "urls": ["https://de.example.org"]}
     )
     data = Dataset((*many, german), {})
     acct = account(languages=("de",))

@@ -22,6 +22,7 @@ from bot.post import DEFAULT_LIMITS, LinkCard, Platform, PlatformLimits, Rendere
 from bot.rendering import bluesky_text, localized
 from bot.rendering import text as rt
 from bot.rendering.length import excess, size
+from bot.rendering.links import link_problem
 from bot.rendering.shorten import shorten
 from bot.rendering.templates import KINDS, TemplateSet, error_line
 from bot.rendering.typography import apply as typography
@@ -123,6 +124,13 @@ class Renderer:
                 f"item {item.id!r}: the site-relative link {item.urls[urls.index(None)]!r}"
                 " needs SITE_BASE_URL"
             )
+        for index, url in enumerate(urls):
+            problem = link_problem(url)
+            if problem:
+                raise RenderError(
+                    f"item {item.id!r}, field 'urls.{index}': {url!r} would not be one whole"
+                    f" link: {problem}"
+                )
         if item.description and language not in item.description:
             raise RenderError(f"item {item.id!r} has no {language!r} text")
         template = self.templates.get(language, item.kind, platform)
