@@ -324,9 +324,22 @@ def load_dataset(data_dir: Path) -> Dataset:
     items: list[Item] = []
     sources: dict[str, Path] = {}
     for path in files:
+        raw_bytes = path.read_bytes()
+        try:  # a byte order mark (some Windows editors write one) is not part of the text
+            text = raw_bytes.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw_bytes[: exc.start].count(b"\n") + 1
+            problems.append(
+                Problem(
+                    str(path),
+                    f"not UTF-8 text: byte 0x{raw_bytes[exc.start]:02x} on line {line}"
+                    " (save the file as UTF-8)",
+                )
+            )
+            continue
         try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
             problems.append(Problem(str(path), f"not valid TOML: {exc}"))
             continue
         for item_id, raw in document.items():

@@ -271,6 +271,18 @@ def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
         load_dataset(tmp_path / "data")
 
 
+def test_a_byte_order_mark_is_read_and_other_encodings_are_named(tmp_path: Path) -> None:
+    """A UTF-8 file with a byte order mark and Windows line ends loads; a Latin-1 file is
+    reported with its line, not as a decoding traceback."""
+    body = "[a]\r\nkind = 'petition'\r\nname = 'Café'\r\nurls = ['https://a.example.org']\r\n"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "items.toml").write_bytes(b"\xef\xbb\xbf" + body.encode())
+    assert load_dataset(tmp_path / "data").by_id["a"].name == "Café"
+    (tmp_path / "data" / "items.toml").write_bytes(body.encode("latin-1"))
+    with pytest.raises(DatasetError, match=r"items\.toml: not UTF-8 text: byte 0xe9 on line 3"):
+        load_dataset(tmp_path / "data")
+
+
 def test_duplicate_id_across_files_is_an_error(tmp_path: Path) -> None:
     """The same id in two files is reported with both files."""
     body = "[a]\nkind = 'petition'\nname = 'A'\nurls = ['https://a.example']\n"

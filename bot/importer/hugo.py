@@ -104,7 +104,7 @@ class _PageReader:
 
     def read(self) -> Page | None:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = self.path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
             self.problem(None, f"not UTF-8 text: {exc}")
             return None

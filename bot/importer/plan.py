@@ -145,7 +145,7 @@ def _read_data(data_dir: Path) -> tuple[dict[Path, DataFile], list[tuple[Item, D
     dataset = load_dataset(data_dir)  # an invalid dataset is reported as it is (exit code 2)
     files: dict[Path, DataFile] = {}
     for path in sorted(data_dir.glob("*.toml")):
-        files[path] = DataFile(path, path.read_text(encoding="utf-8"))
+        files[path] = DataFile(path, path.read_text(encoding="utf-8-sig"))
     return files, [(item, files[dataset.sources[item.id]]) for item in dataset]
 
 
@@ -183,7 +183,7 @@ def _verify(plan: Plan) -> None:
         for path in {*sources, *plan.contents}:
             text = plan.contents.get(path)
             if text is None:
-                text = path.read_text(encoding="utf-8")
+                text = path.read_text(encoding="utf-8-sig")
             (folder / path.name).write_text(text, encoding="utf-8")
         try:
             dataset = load_dataset(folder)
