@@ -172,6 +172,29 @@ def test_a_link_that_would_lose_its_end_is_never_posted(
     assert "page." not in out
 
 
+def test_preview_warns_once_about_an_item_it_cannot_render(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An item that cannot be posted is named once per account in a preview of many slots,
+    not once per slot shown."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "items.toml").write_text(
+        f"[too-long]\nkind = 'petition'\nname = '{'N' * 600}'\n"
+        "urls = ['https://example.org/long']\n"
+        "[fine]\nkind = 'petition'\nname = 'Fine'\nurls = ['https://example.org/fine']\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("DATA_DIR", str(data))
+    monkeypatch.setenv("POST_LANGUAGES", "en")
+    code, out, err = invoke("preview", "-n", "4")
+    assert code == 0
+    assert out.count("· en · fine ·") == 8
+    warnings = [line for line in (out + err).splitlines() if "post.unrenderable" in line]
+    assert len(warnings) == 2, warnings
+    assert {"account=mastodon" in w for w in warnings} == {True, False}
+
+
 def test_bad_template_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A template with a syntax error stops the bot with the file and line, exit code 2."""
     import shutil

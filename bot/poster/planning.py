@@ -81,6 +81,8 @@ class Planner:
         self.today = today
         renderable = frozenset(i.id for i in dataset if not renderer.unresolved_links(i))
         self.selector = Selector(store, dataset, can_render=renderable)
+        #: what a preview (a simulation of many slots) has already warned about
+        self._warned: set[tuple[str, str, str]] = set()
 
     def owed(
         self, account: Account, slot_at: dt.datetime, simulation: Simulation | None = None
@@ -114,6 +116,10 @@ class Planner:
             try:
                 post = self.renderer.render(item, language, account.platform, limits)
             except RenderError as exc:
+                seen = (account.name, item.id, language)
+                if simulation is not None and seen in self._warned:
+                    continue  # a preview warns once, not once per slot it shows
+                self._warned.add(seen)
                 log_event(
                     log,
                     "post.unrenderable",
