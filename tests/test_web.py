@@ -29,7 +29,7 @@ HOSTILE = """
 [hostile]
 kind = "initiative"
 name = "<script>alert(1)</script> & Co"
-urls = ["https://hostile.example.org/call?a=1&b=<2>"]
+urls = ["https://hostile.example.org/call?a=1&b='2'&c=3"]
 hashtags = ["LeaveX"]
 
 [hostile.description]
@@ -193,6 +193,24 @@ def test_every_string_is_escaped(live_app: App) -> None:
         _parse(html)  # no script element at all
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in web.get("/dataset").text
     assert "&lt;img src=x onerror=alert(2)&gt;" in web.get("/history").text
+
+
+def test_the_dataset_page_names_an_item_the_bot_cannot_post(
+    monkeypatch: pytest.MonkeyPatch, live_app: App, tmp_path: Path
+) -> None:
+    """An item whose link a platform would cut is shown as not postable, with check's reason
+    (not as "yes" while the worker passes over it)."""
+    (tmp_path / "data" / "more.toml").write_text(
+        '[cut-link]\nkind = "petition"\nname = "Cut"\nurls = ["https://example.org/page."]\n',
+        encoding="utf-8",
+    )
+    web = client(App.load(), ("admin", SECRETS["WEB_PASSWORD"]))
+    page = web.get("/dataset").text
+    row = page[page.index('id="item-cut-link"') :].split("</tr>")[0]
+    assert '<span class="status failed">no</span>' in row
+    assert "field &#39;urls.0&#39;" in row and "would not be one whole link" in row
+    hostile = page[page.index('id="item-hostile"') :].split("</tr>")[0]
+    assert '<span class="status posted">yes</span> in en' in hostile
 
 
 def test_security_headers_on_every_answer(dry_app: App) -> None:

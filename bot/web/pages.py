@@ -14,6 +14,7 @@ from bot.app import App
 from bot.clock import parse_iso
 from bot.config import Account
 from bot.dataset import Item
+from bot.errors import RenderError
 from bot.health import AccountHealth, account_health
 from bot.post import DEFAULT_LIMITS, OutgoingPost, PlatformLimits, Published
 from bot.state import Cursor, HistoryFilter, ItemStats, PostRecord, Status, Store
@@ -198,17 +199,37 @@ def eligibility(app: App, item: Item, today: dt.date) -> tuple[bool, str]:
         if applies:
             return False, why
     available = item.languages()
-    if available is None:
-        return True, "in every language"
     wanted: set[str] = set()
     for account in app.accounts:
         wanted |= set(account.languages)
         if account.fallback_language:
             wanted.add(account.fallback_language)
-    usable = sorted(available & wanted)
+    usable = sorted(wanted if available is None else available & wanted)
     if not usable:
         return False, f"no text in {', '.join(sorted(wanted))}"
-    return True, f"in {', '.join(usable)}"
+    postable, why = _renderable(app, item, usable)
+    if available is None and why == f"in {', '.join(usable)}":
+        return postable, "in every language"
+    return postable, why
+
+
+def _renderable(app: App, item: Item, languages: list[str]) -> tuple[bool, str]:
+    """Whether the item renders in its languages for the accounts' platforms (what `check`
+    reports: a link a platform would cut, a name too long to fit …)."""
+    problems: dict[str, str] = {}
+    for language in languages:
+        for platform in sorted({a.platform for a in app.accounts}):
+            try:
+                app.renderer.render(item, language, platform)
+            except RenderError as exc:
+                problems.setdefault(language, str(exc))
+    fine = [language for language in languages if language not in problems]
+    if not problems:
+        return True, f"in {', '.join(languages)}"
+    first = next(iter(problems.values()))
+    if not fine:
+        return False, f"cannot be posted: {first}"
+    return True, f"in {', '.join(fine)}; not in {', '.join(problems)}: {first}"
 
 
 def dataset(app: App, store: Store, dry_run: bool) -> list[ItemRow]:
