@@ -167,6 +167,10 @@ def test_bundled_shortened_posts_end_at_a_sentence() -> None:
         ("de", "Etwa z. B. Vereine, u. a. Gewerkschaften. Dr. Müller sagt es. Ende.", 3),
         ("en", "It started on Jan. 20, e.g. with unions. Mr. Smith agreed. The end.", 3),
         ("fr", "Lancé p. ex. par la LDH. Elle a grandi vite ! Fin.", 3),
+        ("fr", "Mme. Durand et Dr. Martin signent le 1er janv. 2025. Fin.", 2),
+        ("de", "Laut Hrn. Müller verließen sie X. Wir folgen am 20. Jan. 2025. Ende.", 3),
+        ("en", "They left X. Mr. Smith followed on Jan. 20. The end.", 3),
+        ("fr", "Ils quittent X. « Assez ! » disent-ils.", 2),
     ],
 )
 def test_sentences_know_abbreviations(language: str, text: str, sentences: int) -> None:
@@ -267,3 +271,21 @@ def test_a_link_is_accepted_when_both_platforms_link_it_whole(richtext: RichText
     whole_on_bluesky = list(seen.of_kind("link").values()) == [url]
     whole_on_mastodon = [e.value for e in extract_urls(line)] == [url]
     assert (link_problem(url) is None) == (whole_on_bluesky and whole_on_mastodon)
+
+
+def test_a_post_shortened_after_leaving_x_ends_at_that_sentence() -> None:
+    """A French description whose first sentence ends with "X." is shortened there (whole
+    sentence, no ellipsis), not cut mid-sentence; "Mme." ends no sentence."""
+    first = "Mme. Durand et 86 organisations ont quitté X."
+    item = Item.model_validate(
+        {
+            "id": "x-quitters",
+            "kind": "initiative",
+            "name": "Quitter X",
+            "urls": ["https://example.org/quitter"],
+            "description": {"fr": f"{first} Elles rejoignent {'Mastodon et Bluesky, ' * 20}."},
+        }
+    )
+    post = renderer().render(item, "fr", "bluesky")
+    assert post.truncated
+    assert f"\n{first}\n" in f"\n{post.text}\n", post.text

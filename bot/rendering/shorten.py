@@ -1,8 +1,11 @@
 """Shortening a description that does not fit: whole sentences first, else a cut at a word.
 
 Sentences come from ``sentencex`` (Wikimedia's segmenter, which knows German, English and French
-abbreviations such as "z. B.", "e.g." and "p. ex."). Only when not even the first sentence fits
-is the description cut at a word, with an ellipsis. A cut never falls inside a word, so a link,
+abbreviations such as "z. B.", "e.g." and "p. ex."), corrected where it errs on this dataset's
+texts: a title or a month ("Mme.", "Dr.", "janv.") ends no sentence, and "X." before a capital
+does ("… left X. We follow." — at the cost of "Malcolm X. Little"); a German day before its
+month ("am 20. Januar") is an ordinal. Only when not even the first sentence fits is the
+description cut at a word, with an ellipsis. A cut never falls inside a word, so a link,
 a domain, a hashtag or a mention is kept whole; punctuation is taken off the last word before
 the ellipsis only when that word is not one of them (``https://a.example/aufruf-2025-`` keeps
 its ``-``), so a post never ends in ``.…``.
@@ -33,6 +36,30 @@ def sentence_ends(description: str, language: str) -> list[int]:
     return list(_sentence_ends(description, language))
 
 
+#: Titles and month abbreviations sentencex takes for a sentence's end ("Mme. Durand", "Dr.
+#: Martin", "Hrn. Müller", "janv. 2025"), lower-cased, without their dot.
+_ABBREVIATIONS = {
+    "de": {"hr", "hrn", "fr", "dr", "prof", "nr", "jan", "feb", "mär", "apr", "aug", "sept"}
+    | {"sep", "okt", "nov", "dez", "ca", "bzw", "vgl", "evtl", "ggf", "inkl", "st"},
+    "en": {"mr", "mrs", "ms", "dr", "prof", "st", "jan", "feb", "mar", "apr", "jun"}
+    | {"jul", "aug", "sep", "sept", "oct", "nov", "dec", "vs", "approx"},
+    "fr": {"m", "mm", "mme", "mmes", "mlle", "mlles", "dr", "pr", "st", "ste", "janv"}
+    | {"févr", "avr", "juil", "sept", "oct", "nov", "déc", "env", "cf", "n°"},
+}
+_WORD_BEFORE = regex.compile(r"(\w+)\.\s*$")
+#: A German date's day ("am 20. Januar", "20. Jan."): an ordinal, not a sentence's end.
+_DAY = regex.compile(r"(?<!\d)\d{1,2}\.$")
+_MONTH = regex.compile(r"\s+(?:Jan|Feb|Mär|Apr|Mai|Jun|Jul|Aug|Sep|Okt|Nov|Dez)", regex.IGNORECASE)
+
+
+def _german_day(description: str, end: int) -> bool:
+    return bool(_DAY.search(description, 0, end) and _MONTH.match(description, end))
+
+
+#: "… left X. We …": sentencex takes the platform's one-letter name for an initial.
+_X_ENDS = regex.compile(r"(?<![\w.])X\.(?=\s+[\p{Lu}«“„\"'])")
+
+
 @functools.lru_cache(maxsize=64)
 def _sentence_ends(description: str, language: str) -> tuple[int, ...]:
     # Both platforms shorten the same descriptions.
@@ -47,7 +74,21 @@ def _sentence_ends(description: str, language: str) -> tuple[int, ...]:
         before, after = description[position - 1], description[position]
         if (before.isspace() or after.isspace()) and description[:position].strip():
             ends.append(len(description[:position].rstrip()))
-    return tuple(sorted(set(ends)))
+    ends.extend(m.end() for m in _X_ENDS.finditer(description) if m.end() < len(description))
+    abbreviations = _ABBREVIATIONS.get(language, set())
+    return tuple(
+        sorted(
+            end
+            for end in set(ends)
+            if not _abbreviated(description[:end], abbreviations)
+            and not (language == "de" and _german_day(description, end))
+        )
+    )
+
+
+def _abbreviated(sentence: str, abbreviations: set[str]) -> bool:
+    word = _WORD_BEFORE.search(sentence)
+    return word is not None and word.group(1).casefold() in abbreviations
 
 
 def _largest(
