@@ -154,6 +154,30 @@ def test_card_file_depends_on_every_text() -> None:
     assert len(names) == 7
 
 
+def test_card_file_changes_with_pillows_version() -> None:
+    """A card drawn by another Pillow (its text layout and PNG encoder change) is not reused:
+    the version is part of the file name."""
+    import importlib.metadata
+
+    import bot.cards
+
+    texts = CardTexts("en", "Name", "Petition", "Germany", "Sign", "LeaveX network", "a.example")
+    before = card_file(texts)
+    real = importlib.metadata.version
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            importlib.metadata,
+            "version",
+            lambda name: "0.0-other" if name.lower() == "pillow" else real(name),
+        )
+        bot.cards._layout_tag.cache_clear()
+        try:
+            assert card_file(texts) != before
+        finally:
+            bot.cards._layout_tag.cache_clear()
+    assert card_file(texts) == before
+
+
 def test_rendered_posts_carry_the_picture_and_keep_it_through_the_plan() -> None:
     """Both platforms' posts carry the picture; Bluesky's link card has it as thumbnail; a
     post rebuilt from the stored plan keeps file, alt text, focus and card texts."""

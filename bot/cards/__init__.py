@@ -33,11 +33,14 @@ CARD_FOCUS = (0.0, 0.15)
 
 @cache
 def _layout_tag() -> str:
-    """Changes with the drawing code and the fonts: cached cards of an older layout are
-    not reused."""
+    """Changes with the drawing code, the fonts and Pillow's version (its text layout and
+    PNG encoder): cached cards of an older layout are not reused. Pillow is not imported."""
+    from importlib.metadata import version
+
     from bot.cards import draw
 
     digest = hashlib.sha256(Path(draw.__file__).read_bytes())
+    digest.update(f"pillow:{version('pillow')}".encode())
     for font in (draw.REGULAR, draw.BOLD):
         digest.update(f"{font.name}:{font.stat().st_size}".encode())
     return digest.hexdigest()[:16]
