@@ -92,3 +92,18 @@ def test_accounts_mark_bot_marks_both_kinds(
     assert "NOT" not in out
     code, out = _invoke("check", "--online")
     assert "not marked" not in out
+
+
+def test_an_unreachable_server_is_named_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Bluesky server nobody answers on: `accounts` says why (the SDK's own error has no
+    message), and the app password never shows."""
+    monkeypatch.setenv("BLUESKY_SERVICE_URL", "http://127.0.0.1:9")  # discard: nothing listens
+    monkeypatch.setenv("BLUESKY_HANDLE", "leavex.bsky.social")
+    monkeypatch.setenv("BLUESKY_APP_PASSWORD", "unreachable-APP-PASSWORD")
+    code, out = _invoke("accounts")
+    line = next(line for line in out.splitlines() if line.startswith("bluesky "))
+    assert "FAILED: Bluesky (bluesky) login (createSession): network error: " in line
+    reason = line.split("network error: ", 1)[1].strip()
+    assert reason, line
+    assert "APP-PASSWORD" not in out
+    assert code != 0

@@ -101,6 +101,14 @@ def test_every_bad_variable_is_listed(monkeypatch: pytest.MonkeyPatch) -> None:
         ("CATCH_UP_GRACE", "-5", "greater than or equal to 0"),
         ("LOG_FORMAT", "xml", "must be 'text' or 'json'"),
         ("ACCOUNTS__X__PLATFORM", "twitter", "must be 'mastodon' or 'bluesky'"),
+        (
+            "MASTODON_API_BASE_URL",
+            "https://mastodon.social/@leavex",
+            "has a path (/@leavex): write the server only, e.g. https://mastodon.social",
+        ),
+        ("BLUESKY_HANDLE", "LeaveX Network", "is not a Bluesky handle such as"),
+        ("ACCOUNTS__A B__PLATFORM", "bluesky", "'a b' cannot name an account"),
+        ("ACCOUNTS____PLATFORM", "bluesky", "'' cannot name an account"),
     ],
 )
 def test_each_bad_value_has_a_reason(
@@ -173,3 +181,23 @@ def test_config_example_env_loads_as_it_is(tmp_path: Path) -> None:
         if name != "accounts":
             assert name.upper() in text, name
     assert "ACCOUNTS__" in text
+
+
+def test_a_handle_as_the_apps_show_it_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """'@leavex.bsky.social' (as Bluesky shows it), a DID or an e-mail address log in; the
+    server's error is not doubled by the partner variable's."""
+    for handle, login in [
+        ("@leavex.bsky.social", "leavex.bsky.social"),
+        ("did:plc:z72i7hdynmk6r22z27h6tvur", "did:plc:z72i7hdynmk6r22z27h6tvur"),
+        ("team@leavex.example.org", "team@leavex.example.org"),
+    ]:
+        monkeypatch.setenv("BLUESKY_HANDLE", handle)
+        monkeypatch.setenv("BLUESKY_APP_PASSWORD", "app-password")
+        [account] = [a for a in resolve_accounts(load_settings()) if a.platform == "bluesky"]
+        assert account.handle == login
+    monkeypatch.setenv("MASTODON_API_BASE_URL", "https://mastodon.social/@leavex")
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "token")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert info.value.problems[0].where.startswith("MASTODON_API_BASE_URL")
+    assert len(info.value.problems) == 1

@@ -22,10 +22,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.config.validators import (
     ACCOUNT,
+    check_account_name,
     check_cron,
+    check_handle,
     check_http_url,
     check_language,
     check_languages,
+    check_server_url,
     empty_is_unset,
     split_list,
 )
@@ -89,7 +92,8 @@ class AccountSettings(BaseModel):
     _split = field_validator("languages", mode="before")(split_list)
     _langs = field_validator("languages")(check_languages)
     _cron = field_validator("schedule")(check_cron)
-    _urls = field_validator("api_base_url", "service_url")(check_http_url)
+    _urls = field_validator("api_base_url", "service_url")(check_server_url)
+    _handle = field_validator("handle")(check_handle)
     _fallback = field_validator("fallback_language")(check_language)
 
     @model_validator(mode="after")
@@ -177,9 +181,20 @@ class Settings(BaseSettings):
     )(empty_is_unset)
     _split = field_validator("post_languages", mode="before")(split_list)
     _cron = field_validator("post_schedule", "stats_schedule")(check_cron)
-    _urls = field_validator("site_base_url", "mastodon_api_base_url", "bluesky_service_url")(
-        check_http_url
-    )
+    _site = field_validator("site_base_url")(check_http_url)
+    _servers = field_validator("mastodon_api_base_url", "bluesky_service_url")(check_server_url)
+    _handle = field_validator("bluesky_handle")(check_handle)
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _account_names(cls, accounts: object) -> object:
+        for name, fields in accounts.items() if isinstance(accounts, dict) else ():
+            first = next(iter(fields), "PLATFORM") if isinstance(fields, dict) else "PLATFORM"
+            try:
+                check_account_name(str(name))
+            except ValueError as exc:
+                raise ValueError(f"ACCOUNTS__{str(name).upper()}__{first.upper()}: {exc}") from None
+        return accounts
 
     @field_validator("post_languages")
     @classmethod
@@ -238,6 +253,8 @@ class Settings(BaseSettings):
             "mastodon_access_token": "mastodon_api_base_url",
             "bluesky_app_password": "bluesky_handle",
         }[str(info.field_name)]
+        if secret is not None and partner not in info.data:
+            return secret  # the partner is set but invalid: that error is reported
         if (secret is None) != (info.data.get(partner) is None):
             names = f"{partner.upper()} and {str(info.field_name).upper()}"
             raise ValueError(f"{names} must be set together")

@@ -70,5 +70,53 @@ def check_http_url(url: str | None) -> str | None:
     return url
 
 
+def check_server_url(url: str | None) -> str | None:
+    """A Mastodon instance or a Bluesky PDS: the server only (both serve their API from the
+    root), not a profile page pasted from the browser."""
+    url = check_http_url(url)
+    if url is None:
+        return None
+    path = re.sub(r"^https?://[^/?#]+", "", url)
+    if path:
+        server = url[: len(url) - len(path)]
+        raise ValueError(f"{url!r} has a path ({path}): write the server only, e.g. {server}")
+    return url
+
+
+_HANDLE = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE
+)
+_DID = re.compile(r"did:[a-z]+:[a-zA-Z0-9._:%-]+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def check_handle(handle: str | None) -> str | None:
+    """A Bluesky login: a handle (``leavex.bsky.social``; a leading '@' as the apps show it
+    is dropped), a DID or the account's e-mail address."""
+    if handle is None:
+        return None
+    handle = handle.strip().removeprefix("@")
+    if (len(handle) <= 253 and _HANDLE.fullmatch(handle)) or _DID.fullmatch(handle):
+        return handle
+    if _EMAIL.fullmatch(handle):
+        return handle
+    raise ValueError(
+        f"{handle!r} is not a Bluesky handle such as leavex.bsky.social (nor a DID or an"
+        " e-mail address)"
+    )
+
+
+_ACCOUNT_NAME = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?")
+
+
+def check_account_name(name: str) -> str:
+    if not _ACCOUNT_NAME.fullmatch(name):
+        raise ValueError(
+            f"{name!r} cannot name an account: use 1 to 40 letters, digits, - and _"
+            " (ACCOUNTS__<NAME>__PLATFORM=…)"
+        )
+    return name
+
+
 #: Stands for the account's variable prefix (ACCOUNTS__<NAME>) in validation messages.
 ACCOUNT = "<ACCOUNT>"

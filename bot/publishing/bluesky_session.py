@@ -151,7 +151,7 @@ class BlueskySession:
             ) from None
         except (NetworkError, InvokeTimeoutError) as exc:
             raise TransientPublishError(
-                f"{where}: network error: {mask(str(exc))}", status=_status(exc)
+                f"{where}: network error: {mask(_why(exc))}", status=_status(exc)
             ) from None
         except httpx.TransportError as exc:
             # The SDK passes some transport failures through untranslated (e.g. a server that
@@ -198,3 +198,14 @@ class BlueskySession:
 
 class _SessionRejected(Exception):
     """The server no longer accepts our session: log in again (once)."""
+
+
+def _why(exc: BaseException) -> str:
+    """The exception's message, or its cause's (the SDK's NetworkError wraps httpx's error
+    without a message of its own: "[Errno -2] Name or service not known")."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if str(seen):
+            return str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return type(exc).__name__
