@@ -209,6 +209,28 @@ def test_bad_template_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "──" not in out
 
 
+def test_a_template_that_writes_nothing_posts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A template whose output is blank (only a comment left) is an error for each item in
+    `check`, naming the template; `post` sends no empty post."""
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    for name in ("initiative.j2", "petition.j2"):
+        (templates / "en" / name).write_text("{# to be written #}\n   \n")
+    monkeypatch.setenv("TEMPLATES_DIR", str(templates))
+    monkeypatch.setenv("POST_LANGUAGES", "en")
+    code, out, _ = invoke("check")
+    assert code == 1
+    assert "en/initiative.j2 writes nothing for it (an empty post)" in out
+    code, out, _ = invoke("post")
+    assert "──" not in out
+    code, out, _ = invoke("history")
+    assert "nothing posted yet" in out
+
+
 def test_unknown_account_is_an_error() -> None:
     """Asking for an account that does not exist lists the accounts there are."""
     code, _, err = invoke("preview", "--account", "nope")

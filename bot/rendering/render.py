@@ -166,6 +166,11 @@ class Renderer:
             return self._finish(template, item, context, desc, platform, same)
 
         segments = attempt(description)
+        if not segments:
+            raise RenderError(
+                f"item {item.id!r} ({language}, {platform}): {template.filename or template.name}"
+                " writes nothing for it (an empty post)"
+            )
         length, fits = size(limits, segments)
         truncated = False
         if not fits and description:
