@@ -40,9 +40,11 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.chdir(work)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    from bot.publishing import mastodon_instance
     from bot.rendering import localized
 
     localized.reset()
+    mastodon_instance.forget_all()  # a later test's server may listen on an earlier one's port
     return work
 
 

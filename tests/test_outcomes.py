@@ -313,7 +313,9 @@ def test_refused_item_moves_on(
     mastodon.add_account(TOKEN, "leavex")
     # The bot believes in a larger limit than the server enforces (a counting disagreement).
     monkeypatch.setattr(
-        MastodonPublisher, "_fetch_limits", lambda self: PlatformLimits(5000, url_length=23)
+        MastodonPublisher,
+        "limits",
+        property(lambda self: PlatformLimits(5000, url_length=23)),
     )
     data = tmp_path / "data"
     write_item(data, LONG_FIRST)

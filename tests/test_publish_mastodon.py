@@ -15,6 +15,7 @@ from bot.cli import cli
 from bot.errors import PermanentPublishError, TransientPublishError
 from bot.post import OutgoingPost
 from bot.poster import Poster, RetryPolicy
+from bot.publishing import mastodon_instance
 from bot.publishing.mastodon import MastodonPublisher
 from bot.rendering import text as rt
 from bot.state import Store
@@ -217,6 +218,8 @@ def test_instance_limits_drive_rendering(mastodon: MastodonTestServer, sqlite_ur
     mastodon.max_characters = 1000
     assert _publisher(mastodon).limits.max_graphemes == 1000
     mastodon.max_characters = 300
+    assert _publisher(mastodon).limits.max_graphemes == 1000  # the server's answer is kept
+    mastodon_instance.forget_all()  # … for KEEP_S (six hours)
     publisher = _publisher(mastodon)
     assert publisher.limits.max_graphemes == 300
     with Store(sqlite_url) as store:
@@ -239,6 +242,7 @@ def test_instance_fallbacks(mastodon: MastodonTestServer) -> None:
     mastodon.instance_v2_enabled = False
     assert _publisher(mastodon).limits.max_graphemes == 777
     mastodon.instance_error = 503
+    mastodon_instance.forget_all()
     limits = _publisher(mastodon).limits
     assert (limits.max_graphemes, limits.url_length) == (500, 23)
 

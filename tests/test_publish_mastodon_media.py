@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from bot.cli import cli
 from bot.poster import Poster, RetryPolicy
+from bot.publishing import mastodon_instance, mastodon_media
 from bot.publishing.mastodon import MastodonPublisher
 from bot.publishing.mastodon_media import fit_description
 from bot.state import Store
@@ -105,6 +106,7 @@ def test_a_picture_over_the_instance_limits_is_left_out(
     assert _post("--slot", START.isoformat())[0] == 0
     mastodon.image_size_limit = 16 * 1024 * 1024
     mastodon.supported_image_types = ("image/jpeg",)
+    mastodon_instance.forget_all()  # the server's answer is kept for hours
     assert _post("--slot", (START + dt.timedelta(days=1)).isoformat())[0] == 0
     assert [s["media_attachments"] for s in mastodon.statuses("leavex")] == [[], []]
     assert not [r for r in mastodon.requests if r.path == "/api/v2/media"]
@@ -120,6 +122,70 @@ def test_a_rate_limited_upload_leaves_the_picture_out(
     code, output = _post("--slot", (START + dt.timedelta(days=1)).isoformat())
     assert code == 0, output
     assert [len(s["media_attachments"]) for s in mastodon.statuses("leavex")] == [1, 0]
+
+
+def test_accounts_on_one_server_ask_it_about_itself_once(
+    monkeypatch: pytest.MonkeyPatch, mastodon: MastodonTestServer, sqlite_url: str
+) -> None:
+    """Three accounts on one server post with their pictures after one GET /api/v2/instance
+    between them: no account asks again, and Mastodon.py asks nothing itself (it used to ask
+    v1 and v2 for its version on every account's first upload)."""
+    _env(monkeypatch, mastodon, sqlite_url, POST_LANGUAGES="en")
+    for name in ("second", "third"):
+        mastodon.add_account(f"{TOKEN}-{name}", name)
+        monkeypatch.setenv(f"ACCOUNTS__{name.upper()}__PLATFORM", "mastodon")
+        monkeypatch.setenv(f"ACCOUNTS__{name.upper()}__API_BASE_URL", mastodon.base_url)
+        monkeypatch.setenv(f"ACCOUNTS__{name.upper()}__ACCESS_TOKEN", f"{TOKEN}-{name}")
+    code, output = _post("--slot", START.isoformat())
+    assert code == 0, output
+    for username in ("leavex", "second", "third"):
+        [status] = mastodon.statuses(username)
+        assert len(status["media_attachments"]) == 1
+    asked = [r.path.rstrip("/") for r in mastodon.requests if "/instance" in r.path]
+    assert asked == ["/api/v2/instance"]
+    media_posts = [r.path for r in mastodon.requests if r.path == "/api/v2/media"]
+    assert len(media_posts) == 3  # the v2 endpoint: the client knows the server's version
+
+
+def test_a_server_that_did_not_answer_is_asked_again(
+    monkeypatch: pytest.MonkeyPatch, mastodon: MastodonTestServer, sqlite_url: str
+) -> None:
+    """An instance request that failed is not kept: the post goes out with 500/23 and its
+    picture (Mastodon.py, left to ask for the version itself, recursed until it crashed), and
+    the next one asks the server again and gets its limits."""
+    mastodon.instance_error = 503
+    _env(monkeypatch, mastodon, sqlite_url)
+    assert _post("--slot", START.isoformat())[0] == 0
+    mastodon.instance_error = None
+    mastodon.max_characters = 900
+    acct = _account(mastodon)
+    assert MastodonPublisher(acct).limits.max_graphemes == 900  # type: ignore[arg-type]
+    [status] = mastodon.statuses("leavex")
+    assert len(status["media_attachments"]) == 1  # Mastodon.py did not ask for its version
+
+
+def test_a_picture_processed_later_is_waited_for(
+    monkeypatch: pytest.MonkeyPatch, mastodon: MastodonTestServer, sqlite_url: str
+) -> None:
+    """A server that processes uploads later (202, then 206) is asked again until the picture
+    is ready, and the status carries it; one that never finishes gets the post on time
+    without it (after a bounded number of requests)."""
+    monkeypatch.setattr(mastodon_media, "PROCESSING_WAIT_S", 0.01)
+    mastodon.media_processing_polls = 2
+    _env(monkeypatch, mastodon, sqlite_url)
+    code, output = _post("--slot", START.isoformat())
+    assert code == 0, output
+    [status] = mastodon.statuses("leavex")
+    assert len(status["media_attachments"]) == 1
+    polls = [r for r in mastodon.requests if r.path.startswith("/api/v1/media/")]
+    assert [r.status for r in polls] == [206, 206, 200]
+    mastodon.media_processing_polls = 1000
+    code, output = _post("--slot", (START + dt.timedelta(days=1)).isoformat())
+    assert code == 0, output
+    assert "mastodon.media_processing" in output
+    assert [len(s["media_attachments"]) for s in mastodon.statuses("leavex")] == [1, 0]
+    polls = [r for r in mastodon.requests if r.path.startswith("/api/v1/media/")]
+    assert len(polls) == 3 + mastodon_media.PROCESSING_POLLS
 
 
 def test_long_alt_text_is_cut_to_the_description_limit(mastodon: MastodonTestServer) -> None:

@@ -6,7 +6,8 @@
   (forever) and times out after 300 s. A 429 becomes a transient error whose ``retry_after`` is
   the server's ``X-RateLimit-Reset`` (an ISO-8601 time, which Mastodon.py converts to epoch).
 - The account's limits come from ``GET /api/v2/instance``, then v1, then 500/23; so do the
-  media limits (:mod:`bot.publishing.mastodon_media`) and the API version.
+  media limits (:mod:`bot.publishing.mastodon_media`), the API version and the software version
+  the client is made with; asked once per server (:mod:`bot.publishing.mastodon_instance`).
 - The post's picture is attached as media with its alt text (unless ``MASTODON_MEDIA=false``);
   ``quote_approval_policy`` is sent when the instance's API version is 7 or more (4.5+).
 - ``bot_mark``/``mark_bot``: the account's ``bot`` flag (``update_credentials``).
@@ -25,6 +26,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import requests
 from mastodon import (
     Mastodon,
     MastodonAPIError,
@@ -36,10 +38,11 @@ from mastodon import (
 )
 
 from bot.config import Account
-from bot.errors import PermanentPublishError, PublishError, TransientPublishError
-from bot.logs import log_event, mask
-from bot.post import MASTODON_DEFAULT_LIMITS, OutgoingPost, PlatformLimits, Published
-from bot.publishing.mastodon_media import MediaLimits, MediaUploader, api_version, media_limits
+from bot.errors import PermanentPublishError, TransientPublishError
+from bot.logs import mask
+from bot.post import OutgoingPost, PlatformLimits, Published
+from bot.publishing.mastodon_instance import DEFAULTS, InstanceInfo, ask_instance, shared_info
+from bot.publishing.mastodon_media import MediaLimits, MediaUploader
 
 log = logging.getLogger("bot.publishing.mastodon")
 T = TypeVar("T")
@@ -48,6 +51,12 @@ FIND_PAGES = 5  # how many pages of 40 recent statuses reconciliation looks thro
 #: QUOTE_POLICY → quote_approval_policy; sent from API version 7 (Mastodon 4.5) on.
 QUOTE_APPROVAL = {"everyone": "public", "followers": "followers", "nobody": "nobody"}
 QUOTES_FROM_API_VERSION = 7
+#: The server's version when it does not say (its instance request failed): any Mastodon
+#: still running is newer (4.0: /api/v2/media and /api/v2/instance), and it only decides
+#: which endpoints Mastodon.py calls.
+ASSUMED_VERSION = "4.0.0"
+#: After a failed instance request, the account asks its server again this much later.
+ASK_AGAIN_S = 300.0
 
 
 def _status_code(exc: MastodonAPIError) -> int | None:
@@ -112,21 +121,44 @@ class MastodonPublisher:
             raise PermanentPublishError(f"account {account.name}: no Mastodon instance or token")
         self.account = account
         self.clock = clock
-        self.client = Mastodon(
-            api_base_url=account.api_base_url,
-            access_token=account.access_token.get_secret_value(),
-            ratelimit_method="throw",
-            request_timeout=request_timeout,
-            version_check_mode="none",
-            user_agent="leavex-bot/0.1",
-            session=session,
-        )
+        self.request_timeout = request_timeout
         self._own_session = session is None
-        self._limits: PlatformLimits | None = None
-        self._media_limits = MediaLimits()
-        self._api_version = 0
+        self.session = requests.Session() if session is None else session
+        self._client: Mastodon | None = None
+        self._info: InstanceInfo | None = None
+        self._ask_again_at = 0.0
         self._account_id: str | int | None = None
-        self.media = MediaUploader(self.client, self._translate, account.name, image_root)
+        self.media = MediaUploader(lambda: self.client, self._translate, account.name, image_root)
+
+    def _new_client(self, version: str | None) -> Mastodon:
+        """A client that knows the server's version, or assumes :data:`ASSUMED_VERSION`: left
+        to find it itself, Mastodon.py asks the server on the first upload, and when the
+        server does not answer it asks again and again until Python's recursion limit."""
+        assert self.account.api_base_url
+        assert self.account.access_token is not None
+        version = version or ASSUMED_VERSION
+        client = Mastodon(
+            api_base_url=self.account.api_base_url,
+            access_token=self.account.access_token.get_secret_value(),
+            ratelimit_method="throw",
+            request_timeout=self.request_timeout,
+            version_check_mode="none",
+            mastodon_version=version,  # known: Mastodon.py asks the server nothing itself
+            user_agent="leavex-bot/0.1",
+            session=self.session,
+        )
+        # with version_check_mode="none" Mastodon.py would leave it at 1.0.0
+        client.mastodon_major, client.mastodon_minor, client.mastodon_patch = (
+            int(part) for part in version.split(".")
+        )
+        return client
+
+    @property
+    def client(self) -> Mastodon:
+        """The account's client, made once the server's version is known (or not to be had)."""
+        if self._client is None:
+            self._client = self._new_client(self.instance.version)
+        return self._client
 
     # -- errors -------------------------------------------------------------------------------
 
@@ -139,54 +171,47 @@ class MastodonPublisher:
     # -- publisher ----------------------------------------------------------------------------
 
     @property
-    def limits(self) -> PlatformLimits:
-        """The instance's status limits (read once per process)."""
-        if self._limits is None:
-            self._limits = self._fetch_limits()
-        return self._limits
+    def instance(self) -> InstanceInfo:
+        """What the account's server says about itself (asked once per server and process,
+        :mod:`bot.publishing.mastodon_instance`)."""
+        if self._info is None:
+            if time.monotonic() < self._ask_again_at:
+                return DEFAULTS
+            assert self.account.api_base_url
+            info = shared_info(self.account.api_base_url, self._ask_instance)
+            if info is DEFAULTS:  # no answer: asked again after a while, not for every use
+                self._ask_again_at = time.monotonic() + ASK_AGAIN_S
+                return info
+            self._info = info
+        return self._info
 
-    def _fetch_limits(self) -> PlatformLimits:
-        for version in ("v2", "v1"):
-            try:
-                with self._translate(f"GET /api/{version}/instance"):
-                    info = (
-                        self.client.instance_v2() if version == "v2" else self.client.instance_v1()
-                    )
-            except PublishError as exc:
-                log_event(
-                    log,
-                    "mastodon.instance_unavailable",
-                    logging.WARNING,
-                    account=self.account.name,
-                    version=version,
-                    error=str(exc),
-                )
-                continue
-            limits = _limits_from(info)
-            if limits is not None:
-                self._media_limits = media_limits(info)
-                self._api_version = api_version(info) if version == "v2" else 0
-                return limits
-        return MASTODON_DEFAULT_LIMITS
+    def _ask_instance(self) -> InstanceInfo | None:
+        asking = self._client or self._new_client(None)
+        where = f"Mastodon ({self.account.name})"
+        return ask_instance(
+            asking, lambda action: translated(f"{where} {action}", asking, self.clock), self.account
+        )
+
+    @property
+    def limits(self) -> PlatformLimits:
+        """The instance's status limits."""
+        return self.instance.limits
 
     @property
     def media_limits(self) -> MediaLimits:
         """What the instance takes as an image (``configuration.media_attachments``)."""
-        _ = self.limits
-        return self._media_limits
+        return self.instance.media
 
     @property
     def api_version(self) -> int:
         """``api_versions.mastodon`` of the instance (0: older than 4.3, or unknown)."""
-        _ = self.limits
-        return self._api_version
+        return self.instance.api_version
 
     def publish(self, post: OutgoingPost) -> Published:
         options: dict[str, Any] = {}
-        _ = self.limits  # the instance's media limits and API version come with them
         if self.account.media:
-            options["media_ids"] = self.media.media_ids(post, self._media_limits) or None
-        if self._api_version >= QUOTES_FROM_API_VERSION:
+            options["media_ids"] = self.media.media_ids(post, self.media_limits) or None
+        if self.api_version >= QUOTES_FROM_API_VERSION:
             options["quote_approval_policy"] = QUOTE_APPROVAL[self.account.quote_policy]
         with self._translate("POST /api/v1/statuses"):
             status = self.client.status_post(
@@ -266,9 +291,8 @@ class MastodonPublisher:
         return True
 
     def close(self) -> None:
-        session = getattr(self.client, "session", None)
-        if session is not None and self._own_session:  # a shared one outlives the account
-            session.close()
+        if self._own_session:  # a shared one outlives the account
+            self.session.close()
 
 
 def _html_to_text(content: str) -> str:
@@ -281,19 +305,3 @@ def _html_to_text(content: str) -> str:
 
 def _normalize(text: str) -> str:
     return " ".join(text.split())
-
-
-def _limits_from(info: Any) -> PlatformLimits | None:
-    def get(obj: Any, key: str) -> Any:
-        if obj is None:
-            return None
-        return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
-
-    statuses = get(get(info, "configuration"), "statuses")
-    maximum = get(statuses, "max_characters") or get(info, "max_toot_chars")
-    per_url = get(statuses, "characters_reserved_per_url")
-    if not isinstance(maximum, int) or maximum <= 0:
-        return None
-    if not isinstance(per_url, int) or per_url < 0:
-        per_url = 23
-    return PlatformLimits(max_graphemes=maximum, url_length=per_url)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import struct
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ from bot.post import OutgoingPost
 log = logging.getLogger("bot.publishing.mastodon")
 #: Mastodon's description limit before 4.4 (newer instances report 10,000).
 DEFAULT_DESCRIPTION_LIMIT = 1500
+#: Asking again for an upload the server is still processing (202): how often, how far apart.
+PROCESSING_POLLS = 10
+PROCESSING_WAIT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -92,12 +96,15 @@ class MediaUploader:
 
     def __init__(
         self,
-        client: Any,
+        client: Callable[[], Any],
         translate: Callable[[str], AbstractContextManager[None]],
         account_name: str,
         image_root: Path | None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
+        self.sleep = sleep
         self.translate = translate
         self.account_name = account_name
         self.image_root = image_root
@@ -129,14 +136,14 @@ class MediaUploader:
         assert post.picture is not None
         try:
             with self.translate("POST /api/v2/media"):
-                media = self.client.media_post(
+                media = self.client().media_post(
                     data,
                     mime_type=mime,
                     description=fit_description(post.picture.alt, limits.description),
                     focus=post.picture.focus,
                     file_name=path.name,
-                    synchronous=True,
                 )
+            processed = self._processed(media)
         except PermanentPublishError as exc:
             return self._skip(post, "refused", file=str(path), error=str(exc))
         except TransientPublishError as exc:
@@ -144,10 +151,29 @@ class MediaUploader:
                 raise
             # 30 uploads per 30 minutes: the post goes out on time, without its picture.
             return self._skip(post, "rate_limited", file=str(path), error=str(exc))
+        if processed is None:
+            seconds = PROCESSING_POLLS * PROCESSING_WAIT_S
+            return self._skip(
+                post, "processing", file=str(path), error=f"still processing after {seconds:.0f} s"
+            )
         media_id = str(media["id"])
         self._uploaded[post.key] = media_id
         log_event(log, "mastodon.media_uploaded", account=self.account_name, media=media_id)
         return [media_id]
+
+    def _processed(self, media: Any) -> Any:
+        """The media once the server has processed it (``None``: still not after
+        :data:`PROCESSING_POLLS` requests, :data:`PROCESSING_WAIT_S` apart: the post goes out
+        without it). Images are processed at once (200); a server that processes later answers
+        202 without a ``url``, and ``GET /api/v1/media/:id`` answers 206 until it is done.
+        Mastodon.py's own wait has no bound and asks the server its version each time."""
+        for _ in range(PROCESSING_POLLS):
+            if _get(media, "url") is not None:
+                return media
+            self.sleep(PROCESSING_WAIT_S)
+            with self.translate("GET /api/v1/media/:id"):
+                media = self.client().media(media)
+        return media if _get(media, "url") is not None else None
 
     @staticmethod
     def _problem(data: bytes, mime: str, limits: MediaLimits) -> str | None:

@@ -3,8 +3,12 @@
 
 Shaped after the recorded Mastodon 4.6.4 responses (``test_media_post*.yaml``): an image answers
 200 with its ``url`` at once; the entity has ``meta.original``/``small``/``focus`` and the
-``description``. Limits come from the server's ``media_*`` attributes, which
-``/api/v2/instance`` reports as ``configuration.media_attachments``.
+``description``. With ``media_processing_polls`` set to N, an upload is processed later, as
+Mastodon processes video and audio (and some servers every file): the upload answers 202 with
+``url: null``, ``GET /api/v1/media/:id`` answers 206 with ``url: null`` N times, then 200, and a
+status may not carry it before (422 "Cannot attach files that have not finished processing").
+Limits come from the server's ``media_*`` attributes, which ``/api/v2/instance`` reports as
+``configuration.media_attachments``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ class Media:
     description: str
     focus: tuple[float, float] | None
     status_id: int | None = None
+    #: how many more times GET /api/v1/media/:id answers 206 (still processing)
+    pending: int = 0
 
 
 def media_not_found(ids: list[str], messages: dict[str, str]) -> ApiError:
@@ -50,6 +56,7 @@ class MediaActions:
     """Upload, read and attach media (mixed into the test server's application)."""
 
     media_description_limit = 10000  # as recorded from 4.6.4 (1,500 before 4.4)
+    media_processing_polls = 0  # > 0: uploads are processed later (202, then 206 N times)
     image_size_limit = 16 * 1024 * 1024
     image_matrix_limit = 33177600
     supported_image_types: tuple[str, ...] = (
@@ -89,7 +96,7 @@ class MediaActions:
         return {
             "id": str(media.id),
             "type": "image",
-            "url": f"{base}/original",
+            "url": None if media.pending else f"{base}/original",
             "preview_url": f"{base}/small",
             "remote_url": None,
             "preview_remote_url": None,
@@ -140,15 +147,20 @@ class MediaActions:
             height=height,
             description=description,
             focus=_focus(call.request.params.get("focus")),
+            pending=self.media_processing_polls,
         )
         self._media[media.id] = media
-        return 200, self._media_entity(media), []
+        return 202 if media.pending else 200, self._media_entity(media), []
 
     def _api_get_media(self, call: Call) -> Result:
         media_id = as_int(call.args[0])
         media = self._media.get(media_id) if media_id is not None else None
         if media is None or media.account is not call.account:
             raise ApiError(404, NOT_FOUND)
+        if media.pending:
+            entity = self._media_entity(media)
+            media.pending -= 1
+            return 206, entity, []
         return 200, self._media_entity(media), []
 
     def _attachable(self, account: Account, raw_ids: Any, messages: dict[str, str]) -> list[Media]:
@@ -162,6 +174,11 @@ class MediaActions:
             media = self._media.get(media_id) if media_id is not None else None
             if media is None or media.account is not account or media.status_id is not None:
                 raise media_not_found(ids, messages)
+            if media.pending:
+                raise ApiError(
+                    422,
+                    "Cannot attach files that have not finished processing. Try again in a moment!",
+                )
             found.append(media)
         return found
 
