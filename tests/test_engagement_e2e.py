@@ -6,10 +6,12 @@ reader on its own: 25 posts per getPosts through the PDS, a deleted post recorde
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import re
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -186,6 +188,73 @@ def test_the_bluesky_reader_asks_25_posts_at_a_time(appview: AppView, sqlite_url
     assert readings[rkeys[29]] == Reading("live", Counts())
     # Two getPosts, and one getRecord to tell the missing post's fate.
     assert reader.requests == 3
+
+
+def _takedown(appview: AppView, uri: str, cid: str, applied: bool) -> None:
+    """A moderator takes the post down on the AppView (or lifts it): admin role, Basic auth."""
+    token = base64.b64encode(
+        f"{appview.info['adminUser']}:{appview.info['adminPassword']}".encode()
+    ).decode()
+    body = {
+        "subject": {"$type": "com.atproto.repo.strongRef", "uri": uri, "cid": cid},
+        "takedown": {"applied": applied, "ref": "engagement-test"},
+    }
+    request = urllib.request.Request(
+        f"{appview.appview_url}/xrpc/com.atproto.admin.updateSubjectStatus",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+
+
+def test_a_post_the_appview_does_not_show_is_unavailable_not_deleted(
+    appview: AppView, sqlite_url: str
+) -> None:
+    """A post still in the account's repository that the AppView leaves out of getPosts (here
+    taken down by a moderator; a post not indexed yet looks the same) is read as
+    ``unavailable``, not ``deleted``, and as ``live`` with its counts once it is shown again."""
+    bot = appview.create_account()
+    follower = appview.create_account()
+    created = appview.call(
+        "com.atproto.repo.createRecord",
+        body={
+            "repo": bot.did,
+            "collection": "app.bsky.feed.post",
+            "record": {"text": "taken down, then back", "createdAt": _now()},
+        },
+        token=bot.token,
+    )
+    uri, cid = str(created["uri"]), str(created["cid"])
+    rkey = uri.rsplit("/", 1)[-1]
+    appview.process_all()
+    _create(
+        appview,
+        follower,
+        "app.bsky.feed.like",
+        {"subject": {"uri": uri, "cid": cid}, "createdAt": _now()},
+    )
+    appview.process_all()
+    acct = account(
+        name="b",
+        platform="bluesky",
+        service_url=appview.pds_url,
+        handle=bot.handle,
+        app_password=SecretStr(bot.password),
+    )
+    Store(sqlite_url).close()
+    publisher = BlueskyPublisher(acct, StoreVault(sqlite_url))
+    try:
+        reader = engagement_reader(publisher)
+        assert isinstance(reader, BlueskyEngagement)
+        _takedown(appview, uri, cid, applied=True)
+        [hidden] = list(reader.read([rkey]))
+        _takedown(appview, uri, cid, applied=False)
+        [shown] = list(reader.read([rkey]))
+    finally:
+        publisher.close()
+    assert hidden == {rkey: Reading("unavailable")}
+    assert shown == {rkey: Reading("live", Counts(likes=1))}
 
 
 def test_app_wiring_gives_each_live_account_a_reader(
