@@ -54,6 +54,19 @@ def _create(appview: AppView, user: User, collection: str, record: dict[str, Any
     )
 
 
+def _publisher(appview: AppView, bot: User, sqlite_url: str) -> BlueskyPublisher:
+    """The bot's publisher for ``bot`` on the stack's PDS, its session kept in the state."""
+    acct = account(
+        name="b",
+        platform="bluesky",
+        service_url=appview.pds_url,
+        handle=bot.handle,
+        app_password=SecretStr(bot.password),
+    )
+    Store(sqlite_url).close()  # the schema, for the session vault
+    return BlueskyPublisher(acct, StoreVault(sqlite_url))
+
+
 def _view(appview: AppView, reader: User, uri: str) -> dict[str, Any]:
     [post] = appview.call("app.bsky.feed.getPosts", params={"uris": [uri]}, token=reader.token)[
         "posts"
@@ -160,15 +173,7 @@ def test_the_bluesky_reader_asks_25_posts_at_a_time(appview: AppView, sqlite_url
             token=bot.token,
         )
         rkeys.append(str(created["uri"]).rsplit("/", 1)[-1])
-    acct = account(
-        name="b",
-        platform="bluesky",
-        service_url=appview.pds_url,
-        handle=bot.handle,
-        app_password=SecretStr(bot.password),
-    )
-    Store(sqlite_url).close()  # the schema, for the session vault
-    publisher = BlueskyPublisher(acct, StoreVault(sqlite_url))
+    publisher = _publisher(appview, bot, sqlite_url)
     try:
         publisher.delete(rkeys[7])
         appview.process_all()
@@ -235,15 +240,7 @@ def test_a_post_the_appview_does_not_show_is_unavailable_not_deleted(
         {"subject": {"uri": uri, "cid": cid}, "createdAt": _now()},
     )
     appview.process_all()
-    acct = account(
-        name="b",
-        platform="bluesky",
-        service_url=appview.pds_url,
-        handle=bot.handle,
-        app_password=SecretStr(bot.password),
-    )
-    Store(sqlite_url).close()
-    publisher = BlueskyPublisher(acct, StoreVault(sqlite_url))
+    publisher = _publisher(appview, bot, sqlite_url)
     try:
         reader = engagement_reader(publisher)
         assert isinstance(reader, BlueskyEngagement)
