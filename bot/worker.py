@@ -169,9 +169,10 @@ class Worker:
         late = self.app.now() - slot_at
 
         def work() -> None:
-            with self.app.open_store() as store:
-                for fire in passed:
-                    self._missed(store, account, fire, PASSED)
+            if passed:  # no connection of its own when no fire time passed (the usual slot)
+                with self.app.open_store() as store:
+                    for fire in passed:
+                        self._missed(store, account, fire, PASSED)
             if self.stopping.is_set():
                 return
             if self.app.now() - slot_at > self.grace:

@@ -207,10 +207,19 @@ def test_scheduled_job_posts_the_slot_that_fired(
     monkeypatch.setenv("POST_SCHEDULE", "30 * * * *")
     fired = dt.datetime(2026, 5, 4, 12, 30, 2, tzinfo=dt.UTC)
     worker = Worker(_app_at(monkeypatch, fired))
+    opened: list[int] = []
+    open_store = worker.app.open_store
+
+    def counted() -> Store:
+        opened.append(1)
+        return open_store()
+
+    monkeypatch.setattr(worker.app, "open_store", counted)
     mastodon_account = worker.app.accounts[0]
     handed = worker._job(mastodon_account)  # the job hands the slot to the account's lane
     assert handed is not None
     handed.result(timeout=60)
+    assert len(opened) == 1  # one database connection for the slot (no fire time passed)
     assert worker._job(mastodon_account) is None  # a second firing for the same slot: nothing
     with Store(sqlite_url) as store:
         rows = store.history(dry_run=True, limit=100)
