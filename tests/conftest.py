@@ -28,9 +28,18 @@ def _setting_names() -> set[str]:
     return {name.upper() for name in Settings.model_fields}
 
 
+@pytest.fixture(scope="session")
+def shared_cards(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Share cards drawn by any test: a card's file is named by everything it shows (and the
+    drawing code, fonts and Pillow), so tests can share them; drawing one takes 0.3 s."""
+    return tmp_path_factory.mktemp("shared-cards")
+
+
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Every test starts with no bot settings, in an empty folder, with its own state dir."""
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shared_cards: Path) -> Path:
+    """Every test starts with no bot settings, in an empty folder, with its own state and
+    cache dirs (the cards folder in it is shared: :func:`shared_cards`; a test that needs an
+    empty one sets ``XDG_CACHE_HOME`` itself)."""
     names = _setting_names()
     for key in list(os.environ):
         if key.upper() in names or key.upper().startswith("ACCOUNTS__"):
@@ -40,6 +49,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.chdir(work)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "cache" / "leavex-bot").mkdir(parents=True)
+    (tmp_path / "cache" / "leavex-bot" / "cards").symlink_to(shared_cards, target_is_directory=True)
     from bot.publishing import mastodon_instance
     from bot.rendering import localized
 

@@ -88,6 +88,7 @@ def test_media_setting_off_posts_text_only(
 ) -> None:
     """MASTODON_MEDIA=false: no card drawn, no upload, no media (Mastodon then shows its link
     preview)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", os.environ["XDG_CACHE_HOME"] + "-own")  # empty
     _env(monkeypatch, mastodon, sqlite_url, MASTODON_MEDIA="false")
     assert _post("--slot", START.isoformat())[0] == 0
     [status] = mastodon.statuses("leavex")

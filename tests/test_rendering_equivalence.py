@@ -223,6 +223,12 @@ def test_platform_text_pieces_are_counted_and_linked_as_before(text: str) -> Non
     _same_text_rules(text)
 
 
+#: The previous rules are several times slower than the new ones: these two properties take
+#: about 25 s of CPU between them, so they run with the slow tests (no server, just slow).
+_HEAVY = pytest.mark.slow
+
+
+@_HEAVY
 @SETTINGS
 @given(text=DESCRIPTIONS)
 def test_fuzzed_descriptions_are_counted_and_linked_as_before(text: str) -> None:
@@ -306,6 +312,7 @@ def _both(item: Any, language: str, platform: Any, limits: PlatformLimits | None
     assert ours == theirs
 
 
+@_HEAVY
 @SETTINGS
 @given(
     data=st.data(),
