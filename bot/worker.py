@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -263,6 +264,10 @@ class Worker:
         self.stopping.set()
 
     def run(self) -> None:
+        # httpcore imports trio whenever it is installed (the test extras bring it in with
+        # Selenium): 3.7 MB the worker would keep, though it runs no trio code. Marked absent,
+        # httpcore falls back as it does where trio is not installed.
+        sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         scheduler = _scheduler(self)
