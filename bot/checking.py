@@ -13,6 +13,7 @@ from bot.cards.checks import picture_problem
 from bot.dataset import Item
 from bot.errors import BotError
 from bot.post import DEFAULT_LIMITS, PLATFORMS, Picture, PlatformLimits
+from bot.rendering import mastodon_text
 
 PROGRESS_STEP = 100
 Verdict = Literal["ok", "shortened", "fallback", "skipped", "warning", "error"]
@@ -114,6 +115,7 @@ def _check_one(
         post_language, verdict, note = usable[0], "fallback", f"posted in {usable[0]}"
     cells: dict[str, str] = {}
     picture: Picture | None = None
+    mentioned: list[str] = []
     for platform in PLATFORMS:
         try:
             post = app.renderer.render(item, post_language, platform, limits[platform])
@@ -122,12 +124,17 @@ def _check_one(
         cells[platform] = f"{post.length}/{post.limit}" + ("*" if post.truncated else "")
         if post.truncated and verdict == "ok":
             verdict, note = "shortened", "* description shortened to fit"
+        if platform == "mastodon":
+            mentioned = mastodon_text.mentions(post.text)
         picture = post.picture
     problem = picture_problem(picture, post_language, app.settings.data_dir) if picture else None
     if problem:
         return Row(item.id, language, cells, "error", problem)
     if picture is None and verdict == "ok":
         verdict, note = "warning", f"no picture: no share-card words for {post_language!r}"
+    if mentioned:  # a bot that notifies people who did not ask for it gets reported
+        said = f"mentions {', '.join(mentioned)}: Mastodon notifies them (Bluesky shows text)"
+        verdict, note = "warning", f"{note}; {said}" if note else said
     return Row(item.id, language, cells, verdict, note)
 
 

@@ -172,6 +172,32 @@ def test_a_link_that_would_lose_its_end_is_never_posted(
     assert "page." not in out
 
 
+def test_check_warns_about_accounts_a_post_would_mention(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A description that names @someone@server would mention (and notify) that account on
+    Mastodon: `check` says so as a warning (it still passes); an e-mail address is no mention."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "items.toml").write_text(
+        "[mentioning]\nkind = 'initiative'\nname = 'Mentioning'\n"
+        "urls = ['https://example.org/m']\n"
+        "description = { en = 'Follow @leavex@mastodon.social for news.' }\n"
+        "[mailing]\nkind = 'initiative'\nname = 'Mailing'\n"
+        "urls = ['https://example.org/n']\n"
+        "description = { en = 'Write to team@example.org for news.' }\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("DATA_DIR", str(data))
+    monkeypatch.setenv("POST_LANGUAGES", "en")
+    code, out, _ = invoke("check")
+    assert code == 0, out
+    [row] = [line for line in out.splitlines() if line.startswith("mentioning")]
+    assert "warning: mentions @leavex@mastodon.social: Mastodon notifies them" in row
+    [row] = [line for line in out.splitlines() if line.startswith("mailing")]
+    assert "mention" not in row
+
+
 def test_preview_warns_once_about_an_item_it_cannot_render(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,7 +25,7 @@ import regex
 from bot.rendering.graphemes import graphemes
 from bot.rendering.mastodon_url import LATIN_ACCENTS, matches
 
-__all__ = ["Entity", "entities", "hashtags", "length", "urls"]
+__all__ = ["Entity", "entities", "hashtags", "length", "mentions", "urls"]
 
 _TCO = regex.compile(r"^https?://t\.co/([a-z0-9]+)", regex.IGNORECASE)
 _MAX_URL_LENGTH = 4096
@@ -122,13 +122,18 @@ def _run_urls(run: str) -> tuple[Entity, ...]:
 
 
 def _mentions(text: str) -> list[Entity]:
+    return [Entity(m.start(), m.end(), "mention", m.group("user")) for m in _mention_matches(text)]
+
+
+def mentions(text: str) -> list[str]:
+    """The accounts Mastodon would mention (and notify): ``@user`` or ``@user@domain``."""
+    return [f"@{m.group('name')}" for m in _mention_matches(text)]
+
+
+def _mention_matches(text: str) -> list[regex.Match[str]]:
     if "@" not in text and "＠" not in text:
         return []
-    return [
-        Entity(m.start(), m.end(), "mention", m.group("user"))
-        for m in _MENTION.finditer(text)
-        if not _MENTION_END.match(text, m.end())
-    ]
+    return [m for m in _MENTION.finditer(text) if not _MENTION_END.match(text, m.end())]
 
 
 def _hashtag_matches(text: str) -> Iterator[regex.Match[str]]:
