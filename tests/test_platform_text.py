@@ -289,3 +289,27 @@ def test_a_post_shortened_after_leaving_x_ends_at_that_sentence() -> None:
     post = renderer().render(item, "fr", "bluesky")
     assert post.truncated
     assert f"\n{first}\n" in f"\n{post.text}\n", post.text
+
+
+URL_TAILS = st.text(st.sampled_from(list("abZ09-._~/?#&=%+()<>\"'!,;:*@ü")), max_size=12)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@example(host="example", tld="org", tail="/page.")
+@example(host="a-b", tld="de", tail="/x?q=1&r=2#f")
+@example(host="x", tld="example", tail="")
+@given(
+    host=st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True),
+    tld=st.sampled_from(["org", "de", "com", "eu", "social", "example", "local", "zz"]),
+    tail=URL_TAILS.map(lambda t: "/" + t if t else ""),
+)
+def test_the_plain_link_shortcut_agrees_with_the_full_rules(host: str, tld: str, tail: str) -> None:
+    """Whatever the renderer's shortcut takes as a whole link, the platforms' full rules
+    take too (the shortcut spares `check` on 10,000 items their cost)."""
+    from bot.rendering.links import full_check, link_problem
+
+    url = f"https://{host}.{tld}{tail}"
+    if link_problem(url) is None:
+        assert full_check(url) is None, url
+    else:
+        assert link_problem(url) == full_check(url)
