@@ -336,3 +336,35 @@ def test_leavex_bot_post_killed_between_upload_and_status(
     with Store(sqlite_url) as store:
         [row] = store.history(limit=5)
     assert (row.status, row.remote_id) == ("posted", status["id"])
+
+
+def test_a_servers_answer_is_kept_for_hours_then_asked_again() -> None:
+    """shared_info keeps a server's answer for KEEP_S (whoever asks on that server), asks
+    again after it, and never keeps a failure."""
+    from bot.post import PlatformLimits
+    from bot.publishing.mastodon_instance import DEFAULTS, KEEP_S, InstanceInfo, shared_info
+    from bot.publishing.mastodon_media import MediaLimits
+
+    now = [1000.0]
+    answers: list[InstanceInfo | None] = [
+        None,
+        InstanceInfo(PlatformLimits(600, url_length=23), MediaLimits(), 0, "4.3.0"),
+        InstanceInfo(PlatformLimits(700, url_length=23), MediaLimits(), 0, "4.4.0"),
+    ]
+    asked: list[int] = []
+
+    def ask() -> InstanceInfo | None:
+        asked.append(1)
+        return answers[len(asked) - 1]
+
+    def info() -> InstanceInfo:
+        return shared_info("https://Kept.Example.org/", ask, clock=lambda: now[0])
+
+    assert info() is DEFAULTS  # no answer: not kept
+    assert info().limits.max_graphemes == 600
+    now[0] += KEEP_S - 1
+    assert info().limits.max_graphemes == 600
+    assert len(asked) == 2
+    now[0] += 2
+    assert info().limits.max_graphemes == 700
+    assert len(asked) == 3

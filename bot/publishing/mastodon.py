@@ -125,7 +125,6 @@ class MastodonPublisher:
         self._own_session = session is None
         self.session = requests.Session() if session is None else session
         self._client: Mastodon | None = None
-        self._info: InstanceInfo | None = None
         self._ask_again_at = 0.0
         self._account_id: str | int | None = None
         self.media = MediaUploader(lambda: self.client, self._translate, account.name, image_root)
@@ -172,18 +171,15 @@ class MastodonPublisher:
 
     @property
     def instance(self) -> InstanceInfo:
-        """What the account's server says about itself (asked once per server and process,
-        :mod:`bot.publishing.mastodon_instance`)."""
-        if self._info is None:
-            if time.monotonic() < self._ask_again_at:
-                return DEFAULTS
-            assert self.account.api_base_url
-            info = shared_info(self.account.api_base_url, self._ask_instance)
-            if info is DEFAULTS:  # no answer: asked again after a while, not for every use
-                self._ask_again_at = time.monotonic() + ASK_AGAIN_S
-                return info
-            self._info = info
-        return self._info
+        """What the account's server says about itself (asked once per server and
+        :data:`~bot.publishing.mastodon_instance.KEEP_S`, shared by its accounts)."""
+        if time.monotonic() < self._ask_again_at:
+            return DEFAULTS
+        assert self.account.api_base_url
+        info = shared_info(self.account.api_base_url, self._ask_instance)
+        if info is DEFAULTS:  # no answer: asked again after a while, not for every use
+            self._ask_again_at = time.monotonic() + ASK_AGAIN_S
+        return info
 
     def _ask_instance(self) -> InstanceInfo | None:
         asking = self._client or self._new_client(None)
