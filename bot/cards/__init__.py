@@ -48,14 +48,19 @@ def _layout_tag() -> str:
 
 def card_file(texts: CardTexts) -> Path:
     """Where the share card with these texts is cached (named by its content)."""
-    payload = "\0".join([_layout_tag(), *(f"{k}={v}" for k, v in texts.pairs())])
+    return Path(_card_path(texts.pairs(), str(_here())))
+
+
+def _card_path(pairs: tuple[tuple[str, str], ...], folder: str) -> str:
+    payload = "\0".join([_layout_tag(), *(f"{k}={v}" for k, v in pairs)])
     key = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
-    return _here() / f"{key}.png"
+    return f"{folder}{os.sep}{key}.png"
 
 
 def _here() -> Path:
     """The cards folder of the current environment."""
-    return _cards_dir(os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME"))
+    environ = os.environ
+    return _cards_dir(environ.get("XDG_CACHE_HOME"), environ.get("HOME"))
 
 
 @cache
@@ -75,25 +80,29 @@ def picture_for(
 ) -> Picture | None:
     """The post's picture: the item's own (preferred), else its share card; ``None`` when
     the item has no picture and there are no card words for ``language``."""
-    key = (id(item), language, today, url, _here())
+    here = _here()
+    key = (id(item), language, today, url, here)
     known = _DECIDED.get(key)
     if known is not None and known[0] is item:
         return known[1]
-    picture = _decide(item, language, today, url)
+    picture = _decide(item, language, today, url, str(here))
     if len(_DECIDED) >= _DECIDED_MAX:
         _DECIDED.clear()
     _DECIDED[key] = (item, picture)  # the item is kept, so its id is not reused meanwhile
     return picture
 
 
-def _decide(item: Item, language: str, today: dt.date, url: str | None) -> Picture | None:
+def _decide(
+    item: Item, language: str, today: dt.date, url: str | None, folder: str
+) -> Picture | None:
     if item.image is not None:
         return Picture(file=item.image.file, alt=item.image.alt.get(language, ""))
     texts = card_texts(item, language, today, url)
     if texts is None:
         return None
+    pairs = texts.pairs()
     return Picture(
-        file=str(card_file(texts)), alt=alt_text(texts), focus=CARD_FOCUS, card=texts.pairs()
+        file=_card_path(pairs, folder), alt=alt_text(texts), focus=CARD_FOCUS, card=pairs
     )
 
 
