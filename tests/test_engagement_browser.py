@@ -5,19 +5,13 @@ policy refuses), and a screenshot is saved as a test artifact."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.helpers import SITE
-from tests.support.browser import artifacts_dir, chromium, console_errors, submit
+from tests.support.browser import artifacts_dir, chromium, console_errors, status_page, submit
 from tests.support.engagement_data import seed
 
 pytestmark = pytest.mark.slow  # starts the status page's server
@@ -31,37 +25,8 @@ def served(monkeypatch: pytest.MonkeyPatch, sqlite_url: str, tmp_path: Path) -> 
     monkeypatch.setenv("SITE_BASE_URL", SITE)
     monkeypatch.setenv("WEB_PASSWORD", PASSWORD)
     seed(sqlite_url)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    log = (tmp_path / "web.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bot", "web", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code in (200, 503):
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the status page did not start: {(tmp_path / 'web.log').read_text()}")
-            time.sleep(0.1)
+    with status_page(tmp_path / "web.log") as base:
         yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
-        log.close()
 
 
 def test_the_engagement_page_in_headless_chromium(served: str) -> None:

@@ -6,11 +6,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,18 +16,12 @@ from bot.app import App
 from bot.clock import iso
 from bot.worker import run_once
 from tests.helpers import SITE
-from tests.support.browser import artifacts_dir, chromium, console_errors, submit
+from tests.support.browser import artifacts_dir, chromium, console_errors, status_page, submit
 
 pytestmark = pytest.mark.slow  # starts the status page's server
 
 PASSWORD = "browser-test-password-SECRET"
 FAILURE = "refused by the platform: 422 Validation failed: Text character limit exceeded"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -60,35 +49,8 @@ def served(monkeypatch: pytest.MonkeyPatch, sqlite_url: str, tmp_path: Path) -> 
             remote_key="k",
         )
         store.mark_refused(record, FAILURE)
-    port = _free_port()
-    log = (tmp_path / "web.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bot", "web", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code in (200, 503):
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the status page did not start: {(tmp_path / 'web.log').read_text()}")
-            time.sleep(0.1)
+    with status_page(tmp_path / "web.log") as base:
         yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
-        log.close()
     assert "Log in as 'admin' with WEB_PASSWORD" in (tmp_path / "web.log").read_text()
     assert PASSWORD not in (tmp_path / "web.log").read_text()
 

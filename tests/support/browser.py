@@ -103,3 +103,47 @@ def submit(session: Any, button: Any, timeout: float = 30.0) -> None:
     WebDriverWait(session, timeout).until(
         lambda s: s.execute_script("return document.readyState") == "complete"
     )
+
+
+@contextmanager
+def status_page(log_file: Path) -> Iterator[str]:
+    """``leavex-bot web`` (the real command, uvicorn) on a free port of 127.0.0.1 with the
+    current environment, until it answers ``/healthz`` (at most 60 s); its output goes to
+    ``log_file``. Yields the base URL and stops the server after."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    base = f"http://127.0.0.1:{port}"
+    with log_file.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bot", "web", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=2).status_code in (200, 503):
+                        break
+                except httpx.TransportError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the status page did not start: {log_file.read_text()}")
+                time.sleep(0.1)
+            yield base
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=15)
