@@ -46,7 +46,13 @@ from typing import IO, Any, NoReturn, cast
 
 from tests.support import pds as pds_install
 from tests.support.postgres import PostgresServer, find_postgres_binaries
-from tests.support.server import LoopbackServer, PortTaken, free_ports, require_loopback
+from tests.support.server import (
+    LoopbackServer,
+    PortTaken,
+    free_ports,
+    require_loopback,
+    stop_process,
+)
 
 LAUNCHER = Path(__file__).resolve().parent.parent / "appview" / "serve.mjs"
 START_TIMEOUT_S = 120.0  # about 6 s; the first start after boot may take longer
@@ -156,17 +162,7 @@ class AppView(LoopbackServer):
 
     def _teardown(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=STOP_TIMEOUT_S)
-            if proc.stdin is not None:
-                with contextlib.suppress(OSError):
-                    proc.stdin.close()
+        stop_process(proc, STOP_TIMEOUT_S)
         if self._log is not None:
             self._log.close()
             self._log = None

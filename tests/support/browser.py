@@ -117,6 +117,8 @@ def status_page(log_file: Path) -> Iterator[str]:
 
     import httpx
 
+    from tests.support.server import stop_process
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
@@ -141,9 +143,4 @@ def status_page(log_file: Path) -> Iterator[str]:
                 time.sleep(0.1)
             yield base
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=15)
+            stop_process(server, 15)

@@ -72,6 +72,7 @@ from tests.support.server import (
     PortTaken,
     free_ports,
     require_loopback,
+    stop_process,
     wait_until,
 )
 
@@ -465,17 +466,7 @@ class PDS(LoopbackServer):
     def _teardown(self) -> None:
         """Terminate (SIGTERM, then SIGKILL after 10 s) and delete all state. Idempotent."""
         proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=STOP_TIMEOUT_S)
-            if proc.stdin is not None:
-                with contextlib.suppress(OSError):
-                    proc.stdin.close()
+        stop_process(proc, STOP_TIMEOUT_S)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

@@ -16,12 +16,14 @@ same ``start()`` / ``stop()`` / ``with`` behaviour:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Final, Self
+from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -35,6 +37,23 @@ __all__ = [
 
 LOOPBACK = "127.0.0.1"
 """The only address the test servers listen on."""
+
+
+def stop_process(proc: subprocess.Popen[Any] | None, timeout: float) -> None:
+    """Stop a server process: SIGTERM, SIGKILL after ``timeout`` seconds; close its stdin
+    (some servers stop when it closes). Nothing for ``None`` or a process already gone."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+    if proc.stdin is not None:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
 
 
 class PortTaken(Exception):
